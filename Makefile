@@ -1,0 +1,87 @@
+# swproxy — build, test, install. `make serve` and `make test` work on a fresh Debian 12 machine: the deps
+# target installs what is missing with apt-get (and pip for the test runner).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SWIFT ?= swift
+CONFIG ?= release
+BIN_DIR := .build/$(CONFIG)
+DEBUG_BIN := .build/debug/swproxy
+APT_PACKAGES := libcurl4-openssl-dev pkg-config curl nginx-light python3 libcurl4-doc
+SERVE_ARGS ?=
+
+SHELL := /bin/bash
+export SWIFT_BACKTRACE ?= enable=no
+
+.PHONY: all build debug deps test unit integration serve install uninstall clean fetch-bench
+
+all: build
+
+build: deps-build
+	$(SWIFT) build -c $(CONFIG)
+
+debug: deps-build
+	$(SWIFT) build
+
+# Only what building needs.
+deps-build:
+	@missing=""; for p in libcurl4-openssl-dev pkg-config; do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Everything the tests and benchmarks need, installed only when missing.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q pytest
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	SWPROXY_BIN=$(CURDIR)/$(DEBUG_BIN) python3 -m pytest -q -p no:cacheprovider Tests/integration
+
+unit: deps-build
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+integration: deps debug
+	SWPROXY_BIN=$(CURDIR)/$(DEBUG_BIN) python3 -m pytest -q -p no:cacheprovider Tests/integration
+
+serve: build
+	@if $(BIN_DIR)/swproxy serve --help >/dev/null 2>&1; then \
+	  exec $(BIN_DIR)/swproxy serve --listen 127.0.0.1:8080 $(SERVE_ARGS); \
+	else \
+	  echo "swproxy serve is not built yet (see the serve issue)"; exit 1; \
+	fi
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0755 -s $(BIN_DIR)/swproxy $(DESTDIR)$(PREFIX)/bin/swproxy
+	for m in man/*.1; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
+	[ -f completions/swproxy.bash ] && install -m 0644 completions/swproxy.bash \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/swproxy || true
+	[ -f completions/_swproxy ] && install -m 0644 completions/_swproxy \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_swproxy || true
+	[ -f completions/swproxy.fish ] && install -m 0644 completions/swproxy.fish \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/swproxy.fish || true
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/swproxy $(DESTDIR)$(PREFIX)/share/man/man1/swproxy*.1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/swproxy \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_swproxy \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/swproxy.fish
+
+fetch-bench: deps build
+	bash bench/fetch.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,168 @@
+/// What the command line needs to know about a command's options before the real parser runs: which short
+/// letters stand for which long names, and which options take a value. With it, curl-style argument lists
+/// (`-sSo out`, `-XPOST`, `-w%{http_code}`, `-K file`) are rewritten into one token per option and value.
+public struct ArgumentSyntax: Sendable {
+    /// Short letter → long name.
+    public var shortNames: [Character: String]
+    /// Long names that take a value.
+    public var valued: Set<String>
+    /// Long names (value or not) the command knows.
+    public var known: Set<String>
+    /// The option that names a config file to splice in (`config` for `-K/--config`), if any.
+    public var configOption: String?
+
+    public init(
+        shortNames: [Character: String], valued: Set<String>, flags: Set<String>, configOption: String? = nil
+    ) {
+        self.shortNames = shortNames
+        self.valued = valued
+        self.known = valued.union(flags)
+        self.configOption = configOption
+    }
+
+    public func takesValue(_ long: String) -> Bool { valued.contains(long) }
+}
+
+/// A problem found while rewriting arguments: the message names the option or the file and line.
+public struct ArgumentError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Rewrites a command's arguments into the canonical form the declarative parser reads.
+public struct ArgumentNormalizer {
+    public let syntax: ArgumentSyntax
+    /// Reads a config file's text (injected so tests need no files); `-` means standard input.
+    public var readFile: (String) throws -> String
+
+    public init(syntax: ArgumentSyntax, readFile: @escaping (String) throws -> String) {
+        self.syntax = syntax
+        self.readFile = readFile
+    }
+
+    /// Expands short clusters and attached values, and splices config files in where they are named.
+    /// Values are marked as such: every value is passed as the token right after its option.
+    public func normalize(_ args: [String], depth: Int = 0) throws(ArgumentError) -> [String] {
+        var out: [String] = []
+        var i = 0
+        var optionsEnded = false
+        func value(for name: String, attached: String?) throws(ArgumentError) -> String {
+            if let a = attached { return a }
+            i += 1
+            guard i < args.count else { throw ArgumentError("option \(name): requires parameter") }
+            return args[i]
+        }
+        while i < args.count {
+            let arg = args[i]
+            if optionsEnded || arg == "-" || !arg.hasPrefix("-") {
+                out.append(arg)
+            } else if arg == "--" {
+                optionsEnded = true
+                out.append(arg)
+            } else if arg.hasPrefix("--") {
+                var name = String(arg.dropFirst(2))
+                var attached: String? = nil
+                if let eq = name.firstIndex(of: "=") {
+                    attached = String(name[name.index(after: eq)...])
+                    name = String(name[..<eq])
+                }
+                if syntax.takesValue(name) {
+                    let v = try value(for: "--\(name)", attached: attached)
+                    try emit(long: name, value: v, into: &out, depth: depth)
+                } else {
+                    if attached != nil && syntax.known.contains(name) {
+                        throw ArgumentError("option --\(name): does not take a value")
+                    }
+                    out.append(arg)  // unknown options pass through, for the parser to name them
+                }
+            } else {
+                // A cluster of short options: -sSLo file, -XPOST, -w%{http_code}
+                var chars = Array(arg.dropFirst())
+                while !chars.isEmpty {
+                    let c = chars.removeFirst()
+                    guard let long = syntax.shortNames[c] else {
+                        throw ArgumentError("option -\(c): is unknown")
+                    }
+                    if syntax.takesValue(long) {
+                        let v = try value(for: "-\(c)", attached: chars.isEmpty ? nil : String(chars))
+                        chars = []
+                        try emit(long: long, value: v, into: &out, depth: depth)
+                    } else {
+                        out.append("--\(long)")
+                    }
+                }
+            }
+            i += 1
+        }
+        return out
+    }
+
+    private func emit(long: String, value: String, into out: inout [String], depth: Int) throws(ArgumentError) {
+        if long == syntax.configOption {
+            out += try expandConfig(value, depth: depth)
+        } else {
+            out.append("--\(long)")
+            out.append(value)
+        }
+    }
+
+    /// Turns a config file into argument tokens, in canonical form.
+    public func expandConfig(_ path: String, depth: Int) throws(ArgumentError) -> [String] {
+        guard depth < 8 else { throw ArgumentError("\(path): config files nest too deeply") }
+        let text: String
+        do { text = try readFile(path) } catch {
+            throw ArgumentError("can't read config from \"\(path)\": \(error)")
+        }
+        let entries: [ConfigFile.Entry]
+        do { entries = try ConfigFile.parse(text, file: path) } catch { throw ArgumentError(error.description) }
+        var tokens: [String] = []
+        for e in entries {
+            var name = e.name
+            if name.hasPrefix("-") && name.count == 2, let long = syntax.shortNames[name.last!] {
+                name = long
+            }
+            if syntax.takesValue(name) {
+                guard let v = e.value else {
+                    throw ArgumentError("\(path):\(e.line): option '\(name)' requires a value")
+                }
+                if name == syntax.configOption {
+                    tokens += try expandConfig(v, depth: depth + 1)
+                } else {
+                    tokens += ["--\(name)", v]
+                }
+            } else if syntax.known.contains(name) {
+                if let v = e.value, !["", "on", "true", "yes", "1"].contains(v.lowercased()) {
+                    throw ArgumentError("\(path):\(e.line): option '\(name)' takes no value")
+                }
+                tokens.append("--\(name)")
+            } else {
+                throw ArgumentError("\(path):\(e.line): unknown option '\(name)'")
+            }
+        }
+        return tokens
+    }
+}
+
+extension ArgumentSyntax {
+    /// Options of `names` in the order they occur in normalized `tokens` (each `--name value` or `--name`).
+    /// Used where the relative order of different options matters (`-o`/`-O` pairing, the `-d` family).
+    public func ordered(_ tokens: [String], names: Set<String>) -> [(name: String, value: String?)] {
+        var out: [(String, String?)] = []
+        var i = 0
+        while i < tokens.count {
+            let t = tokens[i]
+            if t == "--" { break }
+            if t.hasPrefix("--") {
+                let name = String(t.dropFirst(2))
+                if takesValue(name) {
+                    if names.contains(name), i + 1 < tokens.count { out.append((name, tokens[i + 1])) }
+                    i += 2
+                    continue
+                }
+                if names.contains(name) { out.append((name, nil)) }
+            }
+            i += 1
+        }
+        return out
+    }
+}

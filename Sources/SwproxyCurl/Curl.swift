@@ -1,0 +1,80 @@
+internal import CCurl
+
+/// Process-wide libcurl set-up, done once before the first handle (curl_global_init is not thread-safe,
+/// a Swift `static let` initialiser is).
+enum CurlGlobal {
+    static let initialised: Bool = {
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+    }()
+
+    static func ensure() {
+        precondition(initialised, "curl_global_init failed")
+    }
+}
+
+/// A libcurl result code (`CURLcode`) with curl's numbering, which is also curl(1)'s exit status.
+public struct CurlCode: Equatable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    init(_ c: CURLcode) { rawValue = Int32(c.rawValue) }
+
+    public static let ok = CurlCode(rawValue: 0)
+    public static let unsupportedProtocol = CurlCode(rawValue: 1)
+    public static let failedInit = CurlCode(rawValue: 2)
+    public static let urlMalformat = CurlCode(rawValue: 3)
+    public static let couldntResolveProxy = CurlCode(rawValue: 5)
+    public static let couldntResolveHost = CurlCode(rawValue: 6)
+    public static let couldntConnect = CurlCode(rawValue: 7)
+    public static let httpReturnedError = CurlCode(rawValue: 22)
+    public static let writeError = CurlCode(rawValue: 23)
+    public static let readError = CurlCode(rawValue: 26)
+    public static let outOfMemory = CurlCode(rawValue: 27)
+    public static let operationTimedOut = CurlCode(rawValue: 28)
+    public static let rangeError = CurlCode(rawValue: 33)
+    public static let abortedByCallback = CurlCode(rawValue: 42)
+    public static let badFunctionArgument = CurlCode(rawValue: 43)
+    public static let tooManyRedirects = CurlCode(rawValue: 47)
+    public static let gotNothing = CurlCode(rawValue: 52)
+    public static let sendError = CurlCode(rawValue: 55)
+    public static let recvError = CurlCode(rawValue: 56)
+    public static let peerFailedVerification = CurlCode(rawValue: 60)
+    public static let readFileError = CurlCode(rawValue: 37)
+
+    /// libcurl's generic text for the code (`curl_easy_strerror`).
+    public var description: String { String(cString: curl_easy_strerror(CURLcode(UInt32(rawValue)))) }
+}
+
+/// What this libcurl build is and can do (`curl_version_info`).
+public struct CurlVersion: Sendable {
+    public let version: String
+    public let ssl: String?
+    public let protocols: [String]
+    public let features: [String]
+
+    public static let current: CurlVersion = {
+        CurlGlobal.ensure()
+        let info = curl_version_info(CURLversion(UInt32(ccurl_version_now())))!.pointee
+        var protocols: [String] = []
+        if var p = info.protocols {
+            while let s = p.pointee {
+                protocols.append(String(cString: s))
+                p += 1
+            }
+        }
+        let bits = info.features
+        let named: [(Int32, String)] = [
+            (CURL_VERSION_IPV6, "IPv6"), (CURL_VERSION_SSL, "SSL"), (CURL_VERSION_LIBZ, "libz"),
+            (CURL_VERSION_HTTP2, "HTTP2"), (CURL_VERSION_HTTP3, "HTTP3"), (CURL_VERSION_BROTLI, "brotli"),
+            (CURL_VERSION_ZSTD, "zstd"), (CURL_VERSION_ASYNCHDNS, "AsynchDNS"), (CURL_VERSION_UNIX_SOCKETS, "UnixSockets"),
+            (CURL_VERSION_HTTPS_PROXY, "HTTPS-proxy"), (CURL_VERSION_LARGEFILE, "Largefile"),
+            (CURL_VERSION_THREADSAFE, "threadsafe"),
+        ]
+        return CurlVersion(
+            version: String(cString: info.version),
+            ssl: info.ssl_version.map { String(cString: $0) },
+            protocols: protocols,
+            features: named.filter { bits & $0.0 != 0 }.map { $0.1 })
+    }()
+
+    public func has(_ feature: String) -> Bool { features.contains(feature) }
+}

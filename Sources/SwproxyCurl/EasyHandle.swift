@@ -1,0 +1,196 @@
+internal import CCurl
+import Glibc
+
+/// One libcurl easy handle and everything it must outlive: header lists, the mime tree, the error buffer.
+/// Owned by exactly one `Transfer` (or user); `close()` releases it, `deinit` only checks that it happened.
+public final class EasyHandle {
+    let raw: UnsafeMutableRawPointer
+    private var lists: [UnsafeMutablePointer<curl_slist>] = []
+    private var mime: OpaquePointer?
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    private var closed = false
+
+    public init() {
+        CurlGlobal.ensure()
+        guard let h = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
+        raw = h
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorBuffer.initialize(to: 0)
+        _ = ccurl_easy_setopt_ptr(raw, CURLOPT_ERRORBUFFER, errorBuffer)
+        _ = ccurl_easy_setopt_long(raw, CURLOPT_NOSIGNAL, 1)
+    }
+
+    deinit {
+        assert(closed, "EasyHandle deallocated without close()")
+        if !closed { release() }
+    }
+
+    /// Frees the handle. The caller must have removed it from any multi handle.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        release()
+    }
+
+    private func release() {
+        curl_easy_cleanup(raw)
+        for l in lists { curl_slist_free_all(l) }
+        lists = []
+        if let m = mime { curl_mime_free(m) }
+        errorBuffer.deallocate()
+    }
+
+    // MARK: options
+
+    /// Sets a string option (libcurl copies it).
+    @discardableResult
+    public func set(_ o: EasyOption<String>, _ value: String?) -> CurlCode {
+        CurlCode(value.map { ccurl_easy_setopt_str(raw, o.option, $0) } ?? ccurl_easy_setopt_ptr(raw, o.option, nil))
+    }
+
+    @discardableResult
+    public func set(_ o: EasyOption<Int>, _ value: Int) -> CurlCode {
+        CurlCode(ccurl_easy_setopt_long(raw, o.option, value))
+    }
+
+    @discardableResult
+    public func set(_ o: EasyOption<Bool>, _ value: Bool) -> CurlCode {
+        CurlCode(ccurl_easy_setopt_long(raw, o.option, value ? 1 : 0))
+    }
+
+    @discardableResult
+    public func set(_ o: EasyOption<Int64>, _ value: Int64) -> CurlCode {
+        CurlCode(ccurl_easy_setopt_off(raw, o.option, curl_off_t(value)))
+    }
+
+    /// Sets a list option; the list lives as long as the handle.
+    @discardableResult
+    public func set(_ o: EasyOption<[String]>, _ values: [String]) -> CurlCode {
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        for v in values { list = curl_slist_append(list, v) }
+        if let l = list { lists.append(l) }
+        return CurlCode(ccurl_easy_setopt_slist(raw, o.option, list))
+    }
+
+    /// Disables both certificate and host-name verification (curl's `-k`).
+    public func disableTLSVerification() {
+        _ = ccurl_easy_setopt_long(raw, CURLOPT_SSL_VERIFYPEER, 0)
+        _ = ccurl_easy_setopt_long(raw, CURLOPT_SSL_VERIFYHOST, 0)
+        _ = ccurl_easy_setopt_long(raw, CURLOPT_PROXY_SSL_VERIFYPEER, 0)
+        _ = ccurl_easy_setopt_long(raw, CURLOPT_PROXY_SSL_VERIFYHOST, 0)
+    }
+
+    /// A request body libcurl copies now (`CURLOPT_COPYPOSTFIELDS`), with its exact size, so NUL bytes pass.
+    public func setPostBody(_ bytes: [UInt8]) {
+        _ = ccurl_easy_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
+        bytes.withUnsafeBytes { b in
+            // An empty body still needs a valid pointer, or libcurl reads from the read callback.
+            _ = ccurl_easy_setopt_ptr(raw, CURLOPT_COPYPOSTFIELDS, b.baseAddress ?? UnsafeRawPointer(errorBuffer))
+        }
+    }
+
+    /// A multipart/form-data body built with curl's mime API (curl's `-F`).
+    public func setMultipart(_ parts: [MimePart]) throws(MimeError) {
+        guard let m = curl_mime_init(raw) else { throw MimeError(message: "out of memory") }
+        if let old = mime { curl_mime_free(old) }
+        mime = m
+        for p in parts {
+            let part = curl_mime_addpart(m)
+            curl_mime_name(part, p.name)
+            switch p.content {
+            case .value(let v):
+                v.withCString { c in _ = curl_mime_data(part, c, strlen(c)) }
+            case .file(let path):
+                if curl_mime_filedata(part, path) != CURLE_OK {
+                    throw MimeError(message: "can't read file \"\(path)\"")
+                }
+            case .fileContent(let path):
+                if curl_mime_filedata(part, path) != CURLE_OK {
+                    throw MimeError(message: "can't read file \"\(path)\"")
+                }
+                curl_mime_filename(part, nil)
+            }
+            if let f = p.filename { curl_mime_filename(part, f) }
+            if let t = p.contentType { curl_mime_type(part, t) }
+        }
+        _ = ccurl_easy_setopt_mime(raw, m)
+    }
+
+    // MARK: information
+
+    public func info(_ key: InfoKey<Int>) -> Int {
+        var v = 0
+        _ = ccurl_easy_getinfo_long(raw, key.info, &v)
+        return v
+    }
+
+    public func info(_ key: InfoKey<Int64>) -> Int64 {
+        var v: curl_off_t = 0
+        _ = ccurl_easy_getinfo_off(raw, key.info, &v)
+        return Int64(v)
+    }
+
+    public func info(_ key: InfoKey<String>) -> String? {
+        var p: UnsafeMutablePointer<CChar>? = nil
+        guard ccurl_easy_getinfo_str(raw, key.info, &p) == CURLE_OK, let s = p else { return nil }
+        return String(cString: s)
+    }
+
+    /// The socket of a `CONNECT_ONLY` transfer.
+    public var activeSocket: Int32 {
+        var s: curl_socket_t = -1
+        _ = ccurl_easy_getinfo_socket(raw, CURLINFO_ACTIVESOCKET, &s)
+        return s
+    }
+
+    /// The last response's value of a header field (`curl_easy_header`), nil when absent.
+    public func responseHeader(_ name: String) -> String? {
+        var h: UnsafeMutablePointer<curl_header>? = nil
+        guard curl_easy_header(raw, name, 0, UInt32(CURLH_HEADER), -1, &h) == CURLHE_OK, let hdr = h else {
+            return nil
+        }
+        return String(cString: hdr.pointee.value)
+    }
+
+    /// The error buffer's text for the last failure, or libcurl's generic text for `code`.
+    public func errorMessage(for code: CurlCode) -> String {
+        if errorBuffer.pointee != 0 { return String(cString: errorBuffer) }
+        return code.description
+    }
+
+    /// Clears the error buffer (before a handle is reused for a retry).
+    public func resetError() { errorBuffer.pointee = 0 }
+
+    /// Pauses or resumes both directions. May call the write callback synchronously with held data.
+    @discardableResult
+    public func pause(receive: Bool, send: Bool) -> CurlCode {
+        var bits: Int32 = 0
+        if receive { bits |= CURLPAUSE_RECV }
+        if send { bits |= CURLPAUSE_SEND }
+        return CurlCode(curl_easy_pause(raw, bits))
+    }
+}
+
+/// One part of a multipart form (`-F name=value`, `name=@file`, `name=<file`).
+public struct MimePart: Sendable, Equatable {
+    public enum Content: Sendable, Equatable {
+        case value(String)
+        case file(String)
+        case fileContent(String)
+    }
+    public var name: String
+    public var content: Content
+    public var filename: String?
+    public var contentType: String?
+
+    public init(name: String, content: Content, filename: String? = nil, contentType: String? = nil) {
+        self.name = name
+        self.content = content
+        self.filename = filename
+        self.contentType = contentType
+    }
+}
+
+public struct MimeError: Error, Sendable {
+    public let message: String
+}

@@ -1,0 +1,183 @@
+internal import CCurl
+import SwproxyLoop
+
+/// libcurl's multi interface driven by our event loop through `curl_multi_socket_action`: libcurl tells us
+/// which sockets to watch (`CURLMOPT_SOCKETFUNCTION`) and when to call back (`CURLMOPT_TIMERFUNCTION`),
+/// the loop tells libcurl what happened. After each action, finished transfers are collected.
+/// - SeeAlso: curl_multi_socket_action(3), curl's docs/examples/ephiperfifo.c
+public final class MultiDriver {
+    public let loop: EventLoop
+    let multi: UnsafeMutableRawPointer
+    private var sockets: [Int32: RegistrationID] = [:]
+    private var transfers: [UnsafeMutableRawPointer: Transfer] = [:]
+    private var timer: TimerID?
+    private var timerDeadline: UInt64 = 0
+    private var kickPending = false
+    private var closed = false
+
+    public init(loop: EventLoop) {
+        CurlGlobal.ensure()
+        guard let m = curl_multi_init() else { fatalError("curl_multi_init failed: out of memory") }
+        self.loop = loop
+        multi = m
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        _ = ccurl_multi_setopt_ptr(m, CURLMOPT_SOCKETDATA, me)
+        _ = ccurl_multi_setopt_socket_cb(m) { _, fd, what, userp, _ in
+            Unmanaged<MultiDriver>.fromOpaque(userp!).takeUnretainedValue().socketChanged(fd, what: what)
+        }
+        _ = ccurl_multi_setopt_ptr(m, CURLMOPT_TIMERDATA, me)
+        _ = ccurl_multi_setopt_timer_cb(m) { _, ms, userp in
+            Unmanaged<MultiDriver>.fromOpaque(userp!).takeUnretainedValue().timerChanged(ms)
+        }
+    }
+
+    deinit { assert(closed, "MultiDriver deallocated without close()") }
+
+    /// Number of transfers in the multi handle.
+    public var activeCount: Int { transfers.count }
+
+    /// Total connections libcurl may keep open at once (`CURLMOPT_MAX_TOTAL_CONNECTIONS`); 0 = no limit.
+    public func setMaxTotalConnections(_ n: Int) {
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, n)
+    }
+
+    /// Connections to one host at once (`CURLMOPT_MAX_HOST_CONNECTIONS`); 0 = no limit.
+    public func setMaxHostConnections(_ n: Int) {
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, n)
+    }
+
+    /// Size of the connection cache (`CURLMOPT_MAXCONNECTS`).
+    public func setConnectionCacheSize(_ n: Int) {
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, n)
+    }
+
+    /// Enables HTTP/2 multiplexing on shared connections (`CURLPIPE_MULTIPLEX`, libcurl's default).
+    public func setMultiplexing(_ on: Bool) {
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, on ? Int(CURLPIPE_MULTIPLEX) : 0)
+    }
+
+    /// Starts a transfer. Its delegate hears `transferCompleted` exactly once unless it is cancelled.
+    @discardableResult
+    public func add(_ transfer: Transfer) -> CurlCode {
+        precondition(!closed)
+        let r = curl_multi_add_handle(multi, transfer.easy.raw)
+        guard r == CURLM_OK else { return .failedInit }
+        transfers[transfer.easy.raw] = transfer
+        transfer.driver = self
+        return .ok
+    }
+
+    /// Takes a transfer out without a completion event (the owner gave up on it). Do not call from inside
+    /// a libcurl callback.
+    public func cancel(_ transfer: Transfer) {
+        guard transfers.removeValue(forKey: transfer.easy.raw) != nil else { return }
+        transfer.driver = nil
+        _ = curl_multi_remove_handle(multi, transfer.easy.raw)
+    }
+
+    /// Keeps a finished transfer in the multi (CONNECT_ONLY tunnels: removing it would close its socket).
+    public func keepAfterCompletion(_ transfer: Transfer) {
+        transfer.keepAfterCompletion = true
+    }
+
+    /// Asks for a timeout action on the next turn (after a pause was lifted from outside libcurl).
+    func kick() {
+        guard !kickPending, !closed else { return }
+        kickPending = true
+        loop.deferToNextTurn { [weak self] in
+            guard let self, !self.closed else { return }
+            self.kickPending = false
+            self.action(ccurl_socket_timeout(), 0)
+        }
+    }
+
+    /// Removes every transfer, clears libcurl's callbacks, then cleans the multi handle up.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        for (raw, t) in transfers {
+            t.driver = nil
+            _ = curl_multi_remove_handle(multi, raw)
+        }
+        transfers = [:]
+        // curl may call these during cleanup; they must not reach a half-torn-down driver.
+        _ = ccurl_multi_setopt_socket_cb(multi, nil)
+        _ = ccurl_multi_setopt_timer_cb(multi, nil)
+        curl_multi_cleanup(multi)
+        for (_, id) in sockets { loop.unregister(id) }
+        sockets = [:]
+        if let t = timer { loop.cancel(t) }
+        timer = nil
+    }
+
+    // MARK: libcurl → loop
+
+    private func socketChanged(_ fd: Int32, what: Int32) -> Int32 {
+        if what == CURL_POLL_REMOVE {
+            if let id = sockets.removeValue(forKey: fd) { loop.unregister(id) }
+            return 0
+        }
+        var interest: IOEvents = []
+        if what & CURL_POLL_IN != 0 { interest.insert(.readable) }
+        if what & CURL_POLL_OUT != 0 { interest.insert(.writable) }
+        if let id = sockets[fd] {
+            loop.modify(id, interest: interest)
+        } else {
+            do {
+                sockets[fd] = try loop.register(fd: fd, interest: interest) { [unowned self] events in
+                    var mask: Int32 = 0
+                    if events.contains(.readable) || events.contains(.hangup) { mask |= CURL_CSELECT_IN }
+                    if events.contains(.writable) { mask |= CURL_CSELECT_OUT }
+                    if events.contains(.error) { mask |= CURL_CSELECT_ERR }
+                    self.action(fd, mask)
+                }
+            } catch {
+                return -1
+            }
+        }
+        return 0
+    }
+
+    private func timerChanged(_ ms: Int) -> Int32 {
+        guard ms >= 0 else {
+            if let t = timer { loop.cancel(t) }
+            timer = nil
+            return 0
+        }
+        // Never act from inside this callback: a timeout of 0 means "on the next turn of the loop".
+        let deadline = loop.now &+ UInt64(ms) &* 1_000_000
+        if let t = timer {
+            if deadline == timerDeadline { return 0 }
+            loop.cancel(t)
+        }
+        timerDeadline = deadline
+        timer = loop.schedule(at: deadline) { [unowned self] in
+            self.timer = nil
+            self.action(ccurl_socket_timeout(), 0)
+        }
+        return 0
+    }
+
+    // MARK: loop → libcurl
+
+    private func action(_ fd: Int32, _ mask: Int32) {
+        var running: Int32 = 0
+        _ = curl_multi_socket_action(multi, fd, mask, &running)
+        collectCompletions()
+    }
+
+    private func collectCompletions() {
+        var pending: Int32 = 0
+        while let msg = curl_multi_info_read(multi, &pending) {
+            guard msg.pointee.msg == CURLMSG_DONE, let raw = msg.pointee.easy_handle else { continue }
+            let code = CurlCode(msg.pointee.data.result)
+            guard let t = transfers[raw] else { continue }
+            if !t.keepAfterCompletion {
+                transfers.removeValue(forKey: raw)
+                t.driver = nil
+                _ = curl_multi_remove_handle(multi, raw)
+            }
+            t.delegate?.transferCompleted(t, code)
+        }
+    }
+}

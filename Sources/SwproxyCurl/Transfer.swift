@@ -1,0 +1,141 @@
+internal import CCurl
+
+/// What the write path does with a piece of response body.
+public enum BodyDisposition {
+    /// All of it was taken.
+    case accepted
+    /// None of it was taken; libcurl keeps it and stops reading the upstream socket until `resume()`.
+    case pause
+    /// Fail the transfer with CURLE_WRITE_ERROR.
+    case abort
+}
+
+/// What the upload path produced for libcurl's read callback.
+public enum UploadChunk {
+    case bytes(Int)
+    case end
+    /// Nothing now; call `resumeSend()` when more is available.
+    case pause
+    case abort
+}
+
+/// The kinds of text libcurl's debug callback reports (`curl_infotype`).
+public enum DebugKind: Int {
+    case text = 0, headerIn, headerOut, dataIn, dataOut, sslDataIn, sslDataOut
+}
+
+/// Receives one transfer's events, on the loop's thread, from inside `curl_multi_socket_action`: do not add
+/// or remove handles from these callbacks (except `transferCompleted`, which runs after the handle left the
+/// multi).
+public protocol TransferDelegate: AnyObject {
+    /// One header line, CRLF included: status lines of every response (1xx, redirects) and their fields.
+    func transferReceivedHeader(_ transfer: Transfer, _ line: UnsafeRawBufferPointer) -> Bool
+    func transferReceivedBody(_ transfer: Transfer, _ bytes: UnsafeRawBufferPointer) -> BodyDisposition
+    func transferNeedsBody(_ transfer: Transfer, into buffer: UnsafeMutableRawBufferPointer) -> UploadChunk
+    func transferDebug(_ transfer: Transfer, kind: DebugKind, _ data: UnsafeRawBufferPointer)
+    func transferCompleted(_ transfer: Transfer, _ code: CurlCode)
+}
+
+extension TransferDelegate {
+    public func transferReceivedHeader(_ transfer: Transfer, _ line: UnsafeRawBufferPointer) -> Bool { true }
+    public func transferNeedsBody(_ transfer: Transfer, into buffer: UnsafeMutableRawBufferPointer) -> UploadChunk {
+        .end
+    }
+    public func transferDebug(_ transfer: Transfer, kind: DebugKind, _ data: UnsafeRawBufferPointer) {}
+}
+
+/// An easy handle wired to a delegate: the trampolines recover the `Transfer` from libcurl's user pointer
+/// and call one delegate method each.
+public final class Transfer {
+    public let easy: EasyHandle
+    public weak var delegate: TransferDelegate?
+    /// Free for the owner's use (an index, a tag).
+    public var tag: Int = 0
+    weak var driver: MultiDriver?
+    var keepAfterCompletion = false
+    public private(set) var receivePaused = false
+    public private(set) var sendPaused = false
+
+    /// - Parameters:
+    ///   - upload: route the request body through `transferNeedsBody` (`CURLOPT_READFUNCTION`).
+    ///   - debug: route libcurl's verbose output through `transferDebug`.
+    public init(easy: EasyHandle, delegate: TransferDelegate, upload: Bool = false, debug: Bool = false) {
+        self.easy = easy
+        self.delegate = delegate
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        let h = easy.raw
+        _ = ccurl_easy_setopt_ptr(h, CURLOPT_PRIVATE, me)
+        _ = ccurl_easy_setopt_ptr(h, CURLOPT_WRITEDATA, me)
+        _ = ccurl_easy_setopt_data_cb(h, CURLOPT_WRITEFUNCTION) { ptr, size, n, ud in
+            Transfer.from(ud).deliverBody(UnsafeRawBufferPointer(start: ptr, count: size * n))
+        }
+        _ = ccurl_easy_setopt_ptr(h, CURLOPT_HEADERDATA, me)
+        _ = ccurl_easy_setopt_data_cb(h, CURLOPT_HEADERFUNCTION) { ptr, size, n, ud in
+            let t = Transfer.from(ud)
+            let ok = t.delegate?.transferReceivedHeader(t, UnsafeRawBufferPointer(start: ptr, count: size * n)) ?? false
+            return ok ? size * n : 0
+        }
+        if upload {
+            _ = ccurl_easy_setopt_ptr(h, CURLOPT_READDATA, me)
+            _ = ccurl_easy_setopt_data_cb(h, CURLOPT_READFUNCTION) { ptr, size, n, ud in
+                Transfer.from(ud).produceBody(UnsafeMutableRawBufferPointer(start: ptr, count: size * n))
+            }
+        }
+        if debug {
+            _ = ccurl_easy_setopt_ptr(h, CURLOPT_DEBUGDATA, me)
+            _ = ccurl_easy_setopt_debug_cb(h) { _, type, data, size, ud in
+                let t = Transfer.from(ud)
+                if let kind = DebugKind(rawValue: Int(type.rawValue)) {
+                    t.delegate?.transferDebug(t, kind: kind, UnsafeRawBufferPointer(start: data, count: size))
+                }
+                return 0
+            }
+            _ = ccurl_easy_setopt_long(h, CURLOPT_VERBOSE, 1)
+        }
+    }
+
+    @inline(__always)
+    static func from(_ ud: UnsafeMutableRawPointer?) -> Transfer {
+        Unmanaged<Transfer>.fromOpaque(ud!).takeUnretainedValue()
+    }
+
+    private func deliverBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard let d = delegate else { return 0 }
+        switch d.transferReceivedBody(self, bytes) {
+        case .accepted: return bytes.count
+        case .pause:
+            receivePaused = true
+            return ccurl_writefunc_pause()
+        case .abort: return 0
+        }
+    }
+
+    private func produceBody(_ buffer: UnsafeMutableRawBufferPointer) -> Int {
+        guard let d = delegate else { return ccurl_readfunc_abort() }
+        switch d.transferNeedsBody(self, into: buffer) {
+        case .bytes(let n): return n
+        case .end: return 0
+        case .pause:
+            sendPaused = true
+            return ccurl_readfunc_pause()
+        case .abort: return ccurl_readfunc_abort()
+        }
+    }
+
+    /// Resumes a transfer paused by `.pause` from the write path. libcurl re-delivers the held data
+    /// synchronously, inside this call: the delegate must be ready to be called re-entrantly.
+    public func resumeReceive() {
+        guard receivePaused else { return }
+        receivePaused = false
+        easy.pause(receive: false, send: sendPaused)
+        driver?.kick()
+    }
+
+    /// Resumes a transfer whose read callback answered `.pause`.
+    public func resumeSend() {
+        guard sendPaused else { return }
+        sendPaused = false
+        easy.pause(receive: receivePaused, send: false)
+        driver?.kick()
+    }
+}

@@ -1,0 +1,325 @@
+import Glibc
+import SwproxyCurl
+
+/// One URL of a fetch: configures its easy handle, takes its header, body and upload events, and decides at
+/// the end between success, a retry (curl's rules) and failure.
+final class FetchJob: TransferDelegate {
+    let item: PlannedURL
+    unowned let runner: FetchRunner
+    private(set) var transfer: Transfer!
+    private var file: OutputFile?
+    private var uploadFD: Int32 = -1
+    private var headers: [(name: String, value: String)] = []
+    private var headerCount = 0
+    private var writeFailure: FetchError?
+    private var retriesLeft: Int
+    private var retrySleep: Double
+    private(set) var retries = 0
+    private let firstStart: UInt64
+    /// Bytes of this attempt that reached the output (for resets on retry).
+    private var wroteToStdout = false
+
+    init(item: PlannedURL, runner: FetchRunner) {
+        self.item = item
+        self.runner = runner
+        let o = runner.options
+        retriesLeft = o.retry
+        retrySleep = o.retryDelay > 0 ? o.retryDelay : 1
+        firstStart = runner.loop.now
+        if case .file(let path) = item.output {
+            file = OutputFile(path: path, append: o.continueAuto || o.continueAt != nil, createDirs: o.createDirs)
+        }
+    }
+
+    /// Builds the easy handle. Returns a plan-time failure (unreadable upload file) instead of a transfer.
+    func prepare() -> FetchError? {
+        let o = runner.options
+        let r = runner.plan.request
+        let easy = EasyHandle()
+        transfer = Transfer(easy: easy, delegate: self, upload: item.uploadFile != nil, debug: o.verbose)
+        easy.set(.url, item.url)
+        easy.set(.defaultProtocol, "http")
+        easy.set(.bufferSize, 102_400)
+        easy.set(.tcpNoDelay, true)
+        easy.set(.userAgent, o.userAgent ?? "swproxy/\(ProductVersion.string)")
+        if let ref = o.referer {
+            if ref.hasSuffix(";auto") {
+                easy.set(.autoReferer, true)
+                let r = String(ref.dropLast(5))
+                if !r.isEmpty { easy.set(.referer, r) }
+            } else {
+                easy.set(.referer, ref)
+            }
+        }
+        if !r.headers.isEmpty { easy.set(.httpHeader, r.headers) }
+        if let m = r.customMethod { easy.set(.customRequest, m) }
+        if r.noBody { easy.set(.noBody, true) }
+        if r.getWithData {
+            easy.set(.httpGet, true)
+        } else if let body = r.body {
+            easy.setPostBody(body)
+        }
+        if !r.forms.isEmpty {
+            do { try easy.setMultipart(r.forms) } catch {
+                return FetchError(.readError, error.message)
+            }
+        }
+        if let up = item.uploadFile {
+            if up == "-" {
+                uploadFD = 0
+            } else {
+                uploadFD = open(up, O_RDONLY | O_CLOEXEC)
+                guard uploadFD >= 0 else {
+                    return FetchError(.readError, "Failed to open/read local data from file/application: \(up)")
+                }
+                if let size = LocalFiles.regularFileSize(up) { easy.set(.inFileSize, size) }
+            }
+            easy.set(.upload, true)
+        }
+        if let u = o.user { easy.set(.userPassword, u) }
+        for c in o.cookies {
+            if c.contains("=") { easy.set(.cookie, c) } else { easy.set(.cookieFile, c) }
+        }
+        if let jar = o.cookieJar { easy.set(.cookieJar, jar) }
+        if let share = runner.share { easy.setShare(share) }
+        if o.location {
+            easy.set(.followLocation, true)
+            easy.set(.maxRedirects, o.maxRedirects)
+        }
+        if o.fail { easy.set(.failOnError, true) }
+        if o.compressed { easy.set(.acceptEncoding, "") }
+        if let p = o.proxy { easy.set(.proxy, p) }
+        if let n = o.noProxy { easy.set(.noProxy, n) }
+        if o.insecure { easy.disableTLSVerification() }
+        if let c = o.caCert { easy.set(.caInfo, c) }
+        if let c = o.caPath { easy.set(.caPath, c) }
+        easy.set(.httpVersion, (o.httpVersion ?? .v2TLS).rawValue)
+        if let t = o.connectTimeout { easy.set(.connectTimeoutMilliseconds, max(1, Int(t * 1000))) }
+        if let t = o.maxTime { easy.set(.timeoutMilliseconds, max(1, Int(t * 1000))) }
+        if o.continueAuto, let f = file {
+            easy.set(.resumeFrom, LocalFiles.regularFileSize(f.path) ?? 0)
+        } else if let at = o.continueAt {
+            easy.set(.resumeFrom, at)
+        }
+        return nil
+    }
+
+    // MARK: transfer events
+
+    func transferReceivedHeader(_ transfer: Transfer, _ line: UnsafeRawBufferPointer) -> Bool {
+        let text = String(decoding: line, as: UTF8.self)
+        if text.hasPrefix("HTTP/") {
+            headers.removeAll()
+            headerCount = 0
+        } else if let colon = text.firstIndex(of: ":") {
+            let name = String(text[..<colon])
+            var value = text[text.index(after: colon)...]
+            while let f = value.first, f == " " || f == "\t" { value = value.dropFirst() }
+            while let l = value.last, l == "\r" || l == "\n" || l == " " { value = value.dropLast() }
+            headers.append((name, String(value)))
+            headerCount += 1
+        }
+        if runner.options.include || runner.options.head {
+            return output(line)
+        }
+        return true
+    }
+
+    func transferReceivedBody(_ transfer: Transfer, _ bytes: UnsafeRawBufferPointer) -> BodyDisposition {
+        output(bytes) ? .accepted : .abort
+    }
+
+    func transferNeedsBody(_ transfer: Transfer, into buffer: UnsafeMutableRawBufferPointer) -> UploadChunk {
+        let n = read(uploadFD, buffer.baseAddress, buffer.count)
+        if n < 0 { return errno == EINTR ? .bytes(0) : .abort }
+        return n == 0 ? .end : .bytes(n)
+    }
+
+    func transferDebug(_ transfer: Transfer, kind: DebugKind, _ data: UnsafeRawBufferPointer) {
+        let text = String(decoding: data, as: UTF8.self)
+        switch kind {
+        case .text:
+            Console.write("* " + text + (text.hasSuffix("\n") ? "" : "\n"))
+        case .headerOut:
+            var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+            if lines.last == "" { lines.removeLast() }
+            Console.write(lines.map { "> " + $0.replacingCR() + "\n" }.joined())
+        case .headerIn:
+            Console.write("< " + text.replacingCR() + (text.hasSuffix("\n") ? "" : "\n"))
+        default:
+            break
+        }
+    }
+
+    private func output(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if let f = file {
+            do {
+                try f.write(bytes)
+            } catch {
+                writeFailure = error
+                return false
+            }
+            return true
+        }
+        wroteToStdout = true
+        if !runner.stdout.write(item.index, bytes) {
+            writeFailure = FetchError(.writeError, "Failure writing output to destination")
+            return false
+        }
+        return true
+    }
+
+    func transferCompleted(_ transfer: Transfer, _ code: CurlCode) {
+        let easy = transfer.easy
+        var code = code
+        var message = code == .ok ? "" : easy.errorMessage(for: code)
+        if let w = writeFailure, code == .writeError || code == .ok {
+            code = CurlCode(rawValue: w.code)
+            message = w.message
+        }
+        let response = easy.info(.responseCode)
+        if code == .ok && runner.options.failWithBody && response >= 400 {
+            code = .httpReturnedError
+            message = "The requested URL returned error: \(response)"
+        }
+        if let delay = retryDelay(code: code, response: response) {
+            retry(after: delay, reason: code, response: response)
+            return
+        }
+        var report = makeReport(code: code, message: message)
+        // A successful transfer with an empty body still creates its output file, as curl does.
+        if code == .ok, let f = file, !f.isOpen {
+            do { try f.open() } catch {
+                report.exitCode = error.code
+                report.errorMessage = error.message
+            }
+        }
+        finish(report)
+    }
+
+    /// curl's retry rules: timeouts and resolve failures, refused connections with `--retry-connrefused`,
+    /// HTTP 408/429/500/502/503/504, anything with `--retry-all-errors`; `Retry-After` lengthens the wait.
+    private func retryDelay(code: CurlCode, response: Int) -> Double? {
+        let o = runner.options
+        guard retriesLeft > 0 else { return nil }
+        if o.retryMaxTime > 0 {
+            let elapsed = Double(runner.loop.now - firstStart) / 1e9
+            if elapsed >= o.retryMaxTime { return nil }
+        }
+        var retry = false
+        var isHTTP = false
+        switch code {
+        case .operationTimedOut, .couldntResolveHost, .couldntResolveProxy:
+            retry = true
+        case .couldntConnect where o.retryConnectionRefused:
+            retry = transfer.easy.info(.osErrno) == Int(ECONNREFUSED)
+        case .ok, .httpReturnedError:
+            if code == .ok || o.fail || o.failWithBody {
+                let scheme = transfer.easy.info(.scheme)?.lowercased()
+                if scheme == "http" || scheme == "https" {
+                    isHTTP = [408, 429, 500, 502, 503, 504].contains(response)
+                    retry = isHTTP
+                }
+            }
+        default:
+            break
+        }
+        if !retry && code != .ok && o.retryAllErrors { retry = true }
+        guard retry else { return nil }
+        var sleep = retrySleep
+        if isHTTP {
+            let after = transfer.easy.info(.retryAfter)
+            if after > 0 && Double(after) > sleep { sleep = Double(after) }
+        }
+        return sleep
+    }
+
+    private func retry(after delay: Double, reason: CurlCode, response: Int) {
+        let kind: String
+        switch reason {
+        case .operationTimedOut, .couldntResolveHost, .couldntResolveProxy: kind = ": timeout"
+        case .couldntConnect where runner.options.retryConnectionRefused: kind = ": connection refused"
+        case .ok, .httpReturnedError: kind = ": HTTP error"
+        default: kind = "(retrying all errors)"
+        }
+        retriesLeft -= 1
+        retries += 1
+        if !runner.options.silent {
+            Console.warning(
+                "Problem \(kind). Will retry in \(Int(delay)) seconds. \(retriesLeft + 1) retries left.")
+        }
+        if runner.options.retryDelay <= 0 { retrySleep = min(retrySleep * 2, 600) }
+        file?.reset()
+        if wroteToStdout { runner.stdout.discard(item.index) }
+        writeFailure = nil
+        transfer.easy.resetError()
+        if uploadFD > 0 { _ = lseek(uploadFD, 0, SEEK_SET) }
+        runner.loop.schedule(after: delay) { [self] in
+            runner.restart(self)
+        }
+    }
+
+    func makeReport(code: CurlCode, message: String) -> TransferReport {
+        var r = TransferReport()
+        r.urlIndex = item.index
+        r.url = item.url
+        r.exitCode = code.rawValue
+        r.errorMessage = message
+        r.numRetries = retries
+        r.headers = headers
+        r.numHeaders = headerCount
+        if case .file(let p) = item.output { r.filename = p }
+        guard let easy = transfer?.easy else { return r }
+        r.effectiveURL = easy.info(.effectiveURL) ?? item.url
+        r.responseCode = easy.info(.responseCode)
+        r.connectCode = easy.info(.httpConnectCode)
+        r.httpVersion = easy.info(.httpVersion)
+        r.contentType = easy.info(.contentType)
+        r.localIP = easy.info(.localIP)
+        r.localPort = easy.info(.localPort)
+        r.remoteIP = easy.info(.primaryIP)
+        r.remotePort = easy.info(.primaryPort)
+        r.method = easy.info(.effectiveMethod)
+        r.numConnects = easy.info(.numConnects)
+        r.numRedirects = easy.info(.redirectCount)
+        r.redirectURL = easy.info(.redirectURL)
+        r.referer = easy.info(.referer)
+        r.scheme = easy.info(.scheme)
+        r.sizeDownload = easy.info(.sizeDownload)
+        r.sizeUpload = easy.info(.sizeUpload)
+        r.sizeHeader = easy.info(.headerSize)
+        r.sizeRequest = easy.info(.requestSize)
+        r.speedDownload = easy.info(.speedDownload)
+        r.speedUpload = easy.info(.speedUpload)
+        r.sslVerifyResult = easy.info(.sslVerifyResult)
+        r.proxySSLVerifyResult = easy.info(.proxySSLVerifyResult)
+        r.timeNameLookup = easy.info(.nameLookupTime)
+        r.timeConnect = easy.info(.connectTime)
+        r.timeAppConnect = easy.info(.appConnectTime)
+        r.timePreTransfer = easy.info(.preTransferTime)
+        r.timeStartTransfer = easy.info(.startTransferTime)
+        r.timeRedirect = easy.info(.redirectTime)
+        r.timeTotal = easy.info(.totalTime)
+        return r
+    }
+
+    /// Fails before any transfer starts (plan-time problem).
+    func fail(_ error: FetchError) {
+        finish(makeReport(code: CurlCode(rawValue: error.code), message: error.message))
+    }
+
+    private func finish(_ report: TransferReport) {
+        file?.close()
+        if uploadFD > 0 { close(uploadFD) }
+        uploadFD = -1
+        transfer?.easy.close()
+        runner.finished(self, report)
+    }
+}
+
+extension StringProtocol {
+    /// The text without carriage returns (a CRLF is one `Character`, so filter scalars).
+    fileprivate func replacingCR() -> String {
+        String(String.UnicodeScalarView(unicodeScalars.filter { $0 != "\r" }))
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Glibc
+import SwproxyConfig
+import SwproxyFetch
+
+// Argument handling only: curl-style arguments are rewritten (clusters, attached values, -K files), parsed
+// by swift-argument-parser, and handed to the subcommand's runner. Usage errors exit 2, like curl.
+
+func usageFailure(_ message: String, command: String) -> Never {
+    var m = "swproxy: \(message)\nswproxy: try 'swproxy \(command)--help' for more information\n"
+    m.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    exit(2)
+}
+
+var args = Array(CommandLine.arguments.dropFirst())
+if args.first == "fetch" {
+    let normalizer = ArgumentNormalizer(syntax: FetchCommand.syntax) { path in
+        try readTextFile(path)
+    }
+    let tokens: [String]
+    do {
+        tokens = try normalizer.normalize(Array(args.dropFirst()))
+    } catch {
+        usageFailure(error.description, command: "fetch ")
+    }
+    let command: FetchCommand
+    do {
+        command = try FetchCommand.parse(tokens)
+    } catch {
+        if FetchCommand.exitCode(for: error) == .success { FetchCommand.exit(withError: error) }
+        usageFailure(FetchCommand.message(for: error), command: "fetch ")
+    }
+    do {
+        let options = try command.makeOptions(tokens: tokens)
+        exit(FetchRunner.run(options))
+    } catch {
+        usageFailure(FetchCommand.message(for: error), command: "fetch ")
+    }
+}
+Swproxy.main(args)

@@ -1,0 +1,135 @@
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from origin import Origin  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def swproxy_path():
+    p = os.environ.get("SWPROXY_BIN") or os.path.join(ROOT, ".build", "debug", "swproxy")
+    if not os.path.exists(p):
+        pytest.exit(f"swproxy binary not found at {p}: build first (make test does)", returncode=2)
+    return p
+
+
+@pytest.fixture(scope="session")
+def swproxy():
+    return swproxy_path()
+
+
+@pytest.fixture(scope="session")
+def origin():
+    o = Origin()
+    yield o
+    o.stop()
+
+
+@pytest.fixture(scope="session")
+def origin6():
+    o = Origin("::1")
+    yield o
+    o.stop()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, host="127.0.0.1", timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+class Nginx:
+    """A real nginx origin on loopback, serving files from a temporary directory."""
+
+    def __init__(self, root):
+        self.dir = tempfile.mkdtemp(prefix="swproxy-nginx-")
+        self.root = root
+        self.port = free_port()
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""
+worker_processes 1;
+daemon off;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log warn;
+user root;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {self.dir}/body;
+    proxy_temp_path {self.dir}/proxy;
+    fastcgi_temp_path {self.dir}/fastcgi;
+    uwsgi_temp_path {self.dir}/uwsgi;
+    scgi_temp_path {self.dir}/scgi;
+    keepalive_requests 100000;
+    server {{
+        listen 127.0.0.1:{self.port} backlog=4096;
+        root {root};
+        location / {{ }}
+    }}
+}}
+""")
+        self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", self.dir], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        if not wait_port(self.port):
+            self.stop()
+            raise RuntimeError("nginx did not start")
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def nginx_files(tmp_path_factory):
+    """nginx serving 1,000 distinct 4 KiB files /f/0 … /f/999, plus a larger one."""
+    if not shutil.which("nginx") and not os.path.exists("/usr/sbin/nginx"):
+        pytest.fail("nginx is not installed (make deps installs it)")
+    root = tmp_path_factory.mktemp("www")
+    (root / "f").mkdir()
+    for i in range(1000):
+        (root / "f" / str(i)).write_bytes((f"file {i:04d} ".encode() * 410)[:4096])
+    (root / "big").write_bytes(os.urandom(3 << 20))
+    os.chmod(root, 0o755)
+    n = Nginx(str(root))
+    n.files_root = str(root)
+    yield n
+    n.stop()
+
+
+def run(cmd, cwd=None, input=None, timeout=60, env=None):
+    e = dict(os.environ)
+    e.setdefault("SWIFT_BACKTRACE", "enable=no")
+    for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy",
+              "NO_PROXY"):
+        e.pop(k, None)
+    if env:
+        e.update(env)
+    return subprocess.run(cmd, cwd=cwd, input=input, capture_output=True, timeout=timeout, env=e)
