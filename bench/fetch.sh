@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Benchmark: swproxy fetch against curl --parallel, on loopback against a real nginx origin.
+#   bash bench/fetch.sh            (from the repository root; installs nginx and hyperfine when missing)
+# Writes the medians and ratios to bench/RESULTS.md (the "fetch" section) and prints them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RUNS=${RUNS:-7}
+SINGLE_RUNS=${SINGLE_RUNS:-60}
+
+need=""
+for p in nginx-light hyperfine curl; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
+if [ -n "$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null; fi
+
+echo "building release binaries..." >&2
+swift build -c release >/dev/null
+swift build -c release --static-swift-stdlib --scratch-path .build-static >/dev/null
+DYN=$ROOT/.build/release/swproxy
+STATIC=$ROOT/.build-static/release/swproxy
+
+WORK=$(mktemp -d /tmp/swproxy-bench.XXXXXX)
+NGINX_PID=""
+cleanup() {
+  if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/www/f"
+python3 - "$WORK/www/f" <<'PY'
+import os, sys
+d = sys.argv[1]
+block = os.urandom(4096)
+for i in range(10000):
+    with open(os.path.join(d, str(i)), "wb") as f:
+        f.write(block)
+PY
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$WORK/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/error.log warn;
+user root;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $WORK/tmp;
+  proxy_temp_path $WORK/tmp;
+  fastcgi_temp_path $WORK/tmp;
+  uwsgi_temp_path $WORK/tmp;
+  scgi_temp_path $WORK/tmp;
+  server { listen 127.0.0.1:$PORT backlog=4096; root $WORK/www; }
+}
+CONF
+nginx -c "$WORK/nginx.conf" -p "$WORK" &
+NGINX_PID=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/f/0" && break; sleep 0.05; done
+
+BASE="http://127.0.0.1:$PORT/f"
+bench() { # name runs cmd...
+  local name=$1 runs=$2; shift 2
+  hyperfine --style none --warmup 1 --runs "$runs" --export-json "$WORK/$name.json" "$@" >/dev/null 2>&1
+  python3 - "$WORK/$name.json" <<'PY'
+import json, statistics, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(f'{statistics.median(r["times"]):.6f}')
+PY
+}
+
+declare -A MED
+row() { # label curlcmd swproxycmd staticcmd runs
+  local label=$1 runs=$5
+  mapfile -t m < <(bench "$label" "$runs" "$2" "$3" "$4")
+  MED[$label]="${m[0]} ${m[1]} ${m[2]}"
+  echo "$label: curl ${m[0]}s swproxy ${m[1]}s static ${m[2]}s" >&2
+}
+
+row "1000 x 4 KiB" \
+  "curl -s --parallel --parallel-max 50 -o /dev/null '$BASE/[0-999]'" \
+  "$DYN fetch -s --parallel-max 50 -o /dev/null '$BASE/[0-999]'" \
+  "$STATIC fetch -s --parallel-max 50 -o /dev/null '$BASE/[0-999]'" "$RUNS"
+row "10000 x 4 KiB" \
+  "curl -s --parallel --parallel-max 50 -o /dev/null '$BASE/[0-9999]'" \
+  "$DYN fetch -s --parallel-max 50 -o /dev/null '$BASE/[0-9999]'" \
+  "$STATIC fetch -s --parallel-max 50 -o /dev/null '$BASE/[0-9999]'" "$RUNS"
+row "1 URL" \
+  "curl -s -o /dev/null '$BASE/0'" \
+  "$DYN fetch -s -o /dev/null '$BASE/0'" \
+  "$STATIC fetch -s -o /dev/null '$BASE/0'" "$SINGLE_RUNS"
+
+DATE=$(date -u +%Y-%m-%d)
+CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+{
+  echo "## fetch"
+  echo
+  echo "\`bash bench/fetch.sh\` on $DATE: $(nproc) cores ($CPU), $(free -g | awk '/Mem:/{print $2}') GiB,"
+  echo "$(curl --version | head -1 | cut -d' ' -f1-3), nginx origin on loopback, hyperfine medians"
+  echo "($RUNS runs for the batches, $SINGLE_RUNS for the single URL; bodies to /dev/null)."
+  echo
+  echo "| workload | curl | swproxy | ratio | swproxy static stdlib | ratio | target |"
+  echo "|---|---|---|---|---|---|---|"
+  for label in "1000 x 4 KiB" "10000 x 4 KiB" "1 URL"; do
+    read -r c d s <<<"${MED[$label]}"
+    target="≤ 0.70×"; [ "$label" = "1 URL" ] && target="≤ 1.30×"
+    python3 - "$label" "$c" "$d" "$s" "$target" <<'PY'
+import sys
+label, c, d, s, t = sys.argv[1], *map(float, sys.argv[2:5]), sys.argv[5]
+print(f"| {label} | {c*1000:.1f} ms | {d*1000:.1f} ms | {d/c:.2f}× | {s*1000:.1f} ms | {s/c:.2f}× | {t} |")
+PY
+  done
+  echo
+} > "$WORK/fetch-section.md"
+
+# Replace the fetch section of RESULTS.md, keep the others.
+python3 - "$ROOT/bench/RESULTS.md" "$WORK/fetch-section.md" <<'PY'
+import os, re, sys
+path, section = sys.argv[1], open(sys.argv[2]).read()
+text = open(path).read() if os.path.exists(path) else "# Benchmark results\n\n"
+if "## fetch" in text:
+    text = re.sub(r"## fetch\n.*?(?=\n## |\Z)", section.rstrip("\n") + "\n", text, flags=re.S)
+else:
+    text = text.rstrip("\n") + "\n\n" + section
+open(path, "w").write(text)
+PY
+cat "$WORK/fetch-section.md"
