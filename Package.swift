@@ -29,6 +29,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SwproxyLoopTests", dependencies: ["SwproxyLoop"]),
+        .testTarget(name: "SwproxyHTTPTests", dependencies: ["SwproxyHTTP"]),
         .testTarget(name: "SwproxyCurlTests", dependencies: ["SwproxyCurl", "SwproxyLoop"]),
         .testTarget(name: "SwproxyFetchTests", dependencies: ["SwproxyFetch"]),
         .testTarget(name: "SwproxyConfigTests", dependencies: ["SwproxyConfig"]),
