@@ -13,7 +13,7 @@ SERVE_ARGS ?=
 SHELL := /bin/bash
 export SWIFT_BACKTRACE ?= enable=no
 
-.PHONY: all build debug deps test unit integration serve install uninstall clean fetch-bench
+.PHONY: all build debug deps deps-build test unit integration serve install uninstall clean fetch-bench man completions
 
 all: build
 
@@ -85,3 +85,16 @@ fetch-bench: deps build
 
 clean:
 	rm -rf .build
+
+# Regenerate the committed man pages and completion scripts from the argument declarations.
+MAN_DATE ?= 2026-11-25
+man: debug
+	$(SWIFT) package --allow-writing-to-package-directory generate-manual --multi-page --date $(MAN_DATE) --output-directory man
+	mv man/swproxy.fetch.1 man/swproxy-fetch.1
+	rm -f man/swproxy.help.1
+	sed -i 's/^\.Xr swproxy\.fetch 1/.Xr swproxy-fetch 1/' man/swproxy.1
+
+completions: debug
+	$(DEBUG_BIN) --generate-completion-script bash > completions/swproxy.bash
+	$(DEBUG_BIN) --generate-completion-script zsh > completions/_swproxy
+	$(DEBUG_BIN) --generate-completion-script fish > completions/swproxy.fish

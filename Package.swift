@@ -24,7 +24,7 @@ let package = Package(
         .executableTarget(
             name: "swproxy",
             dependencies: [
-                "SwproxyFetch", "SwproxyServe", "SwproxyConfig",
+                "SwproxyFetch", "SwproxyServe", "SwproxyConfig", "SwproxyLoop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -85,3 +85,21 @@ public enum Socket {
         throw SyscallError(call, errno: err)
     }
 }
+
+extension Socket {
+    /// Reads a whole file (`-` for standard input) into memory, blocking. For small local inputs: config
+    /// files, `@file` arguments, URL lists.
+    public static func readWholeFile(_ path: String) throws(SyscallError) -> [UInt8] {
+        let fd = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SyscallError.current("open(\(path))") }
+        defer { if fd != 0 { Glibc.close(fd) } }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = retryingEINTR { chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+            if n < 0 { throw SyscallError.current("read(\(path))") }
+            if n == 0 { return out }
+            out += chunk[0..<n]
+        }
+    }
+}

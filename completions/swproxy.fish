@@ -1,0 +1,143 @@
+function __swproxy_should_offer_completions_for_flags_or_options -a expected_commands
+    set -l non_repeating_flags_or_options $argv[2..]
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __swproxy_parse_tokens
+    test "$commands" = "$expected_commands"; and return $non_repeating_flags_or_options_absent
+end
+
+function __swproxy_should_offer_completions_for_positional -a expected_commands positional_index_comparison expected_positional_index
+    set -l non_repeating_flags_or_options
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __swproxy_parse_tokens
+    test "$commands" = "$expected_commands" -a \( "$positional_index" "$positional_index_comparison" "$expected_positional_index" \)
+end
+
+function __swproxy_parse_tokens -S
+    set -l unparsed_tokens (__swproxy_tokens -pc)
+    switch $unparsed_tokens[1]
+    case 'swproxy'
+        __swproxy_parse_subcommand 0 'version' 'h/help'
+        switch $unparsed_tokens[1]
+        case 'fetch'
+            __swproxy_parse_subcommand -r 1 'X/request=' 'H/header=+' 'd/data=+' 'data-ascii=+' 'data-binary=+' 'data-raw=+' 'data-urlencode=+' 'json=+' 'G/get' 'T/upload-file=+' 'F/form=+' 'A/user-agent=' 'e/referer=' 'u/user=' 'b/cookie=+' 'c/cookie-jar=' 'I/head' 'compressed' 'url=+' 'input-file=+' 'g/globoff' 'K/config=' 'o/output=+' 'O/remote-name' 'remote-name-all' 'output-dir=' 'create-dirs' 'C/continue-at=' 'i/include' 's/silent' 'S/show-error' 'v/verbose' 'f/fail' 'fail-with-body' 'w/write-out=' 'L/location' 'max-redirs=' 'Z/parallel' 'parallel-max=' 'retry=' 'retry-delay=' 'retry-max-time=' 'retry-all-errors' 'retry-connrefused' 'connect-timeout=' 'm/max-time=' 'x/proxy=' 'noproxy=' 'k/insecure' 'cacert=' 'capath=' '0/http1.0' 'http1.1' 'http2' 'http2-prior-knowledge' 'version' 'h/help'
+        case 'help'
+            __swproxy_parse_subcommand -r 1 'version'
+        end
+    end
+end
+
+function __swproxy_tokens
+    if test (string split -m 1 -f 1 -- . "$FISH_VERSION") -gt 3
+        commandline --tokens-raw $argv
+    else
+        commandline -o $argv
+    end
+end
+
+function __swproxy_parse_subcommand -S -a positional_count
+    argparse -s r -- $argv
+    set -l option_specs $argv[2..]
+    set -l is_repeating_positional $_flag_r
+    set -el _flag_r
+    set -a commands $unparsed_tokens[1]
+    set positional_index 0
+    while true
+        set -e unparsed_tokens[1]
+        argparse -sn "$commands" $option_specs -- $unparsed_tokens 2> /dev/null
+        set unparsed_tokens $argv
+        set positional_index (math $positional_index + 1)
+        for non_repeating_flag_or_option in $non_repeating_flags_or_options
+            if set -ql "_flag_$(string replace -a - _ -- $non_repeating_flag_or_option)"
+                set non_repeating_flags_or_options_absent 1
+                break
+            end
+        end
+        test (count $unparsed_tokens) -eq 0 -o \( -z "$is_repeating_positional" -a "$positional_index" -gt "$positional_count" \) && break
+    end
+end
+
+function __swproxy_complete_directories
+    set -l token (commandline -t)
+    string match -- '*/' $token
+    set -l subdirs $token*/
+    printf %s\n $subdirs
+end
+
+function __swproxy_custom_completion
+    set -x SAP_SHELL fish
+    set -x SAP_SHELL_VERSION $FISH_VERSION
+    set -l tokens (__swproxy_tokens -p)
+    if test -z "$(__swproxy_tokens -t)"
+        set -l index (count (__swproxy_tokens -pc))
+        set tokens $tokens[..$index] \'\' $tokens[(math $index + 1)..]
+    end
+    command $tokens[1] $argv $tokens
+end
+
+complete -c 'swproxy' -f
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy" version' -l 'version' -d 'Show the version.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_positional "swproxy" -eq 1' -fa 'fetch' -d 'Fetch URLs concurrently, curl-compatible.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_positional "swproxy" -eq 1' -fa 'help' -d 'Show subcommand help information.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" X request' -s 'X' -l 'request' -d 'Request method to use.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -s 'H' -l 'header' -d 'Extra header (\'Name: value\'; \'Name:\' removes, \'Name;\' sends empty; @file).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -s 'd' -l 'data' -d 'HTTP POST data (@file reads a file, newlines removed).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -l 'data-ascii' -d 'Same as --data.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -l 'data-binary' -d 'HTTP POST data, @file sent as is.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -l 'data-raw' -d 'HTTP POST data, \'@\' has no special meaning.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -l 'data-urlencode' -d 'HTTP POST data, URL-encoded (content, =content, name=content, @file, name@file).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -l 'json' -d 'HTTP POST JSON data, with JSON Content-Type and Accept headers.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" G get' -s 'G' -l 'get' -d 'Put the post data in the URL and use GET.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -s 'T' -l 'upload-file' -d 'Upload a local file with PUT (\'-\' for stdin).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -s 'F' -l 'form' -d 'Multipart form field: name=value, name=@file, name=<file.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" A user-agent' -s 'A' -l 'user-agent' -d 'User-Agent to send.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" e referer' -s 'e' -l 'referer' -d 'Referer URL (\';auto\' follows redirects).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" u user' -s 'u' -l 'user' -d 'Server user and password.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -s 'b' -l 'cookie' -d 'Send cookies from a string (\'a=b; c=d\') or a file.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" c cookie-jar' -s 'c' -l 'cookie-jar' -d 'Write cookies to this file after the transfers.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" I head' -s 'I' -l 'head' -d 'Show document info only (HEAD).'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" compressed' -l 'compressed' -d 'Request a compressed response and decode it.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -l 'url' -d 'URL to fetch (as a positional argument).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -l 'input-file' -d 'Read URLs from a file, one per line (\'-\' for stdin; \'#\' comments).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" g globoff' -s 'g' -l 'globoff' -d 'Turn off URL globbing ([] and {}).'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" K config' -s 'K' -l 'config' -d 'Read options from a file, in curl\'s config syntax.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -s 'o' -l 'output' -d 'Write to file instead of stdout; pairs with URLs in order (\'#1\' for globs).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch"' -s 'O' -l 'remote-name' -d 'Write output to a file named as the remote file.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" remote-name-all' -l 'remote-name-all' -d 'Use the remote file name for every URL.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" output-dir' -l 'output-dir' -d 'Directory to save files in.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" create-dirs' -l 'create-dirs' -d 'Create the directories -o and -O need.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" C continue-at' -s 'C' -l 'continue-at' -d 'Resume at this byte offset (\'-\' to use the output file\'s size).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" i include' -s 'i' -l 'include' -d 'Include response headers in the output.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" s silent' -s 's' -l 'silent' -d 'Silent mode: no error messages.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" S show-error' -s 'S' -l 'show-error' -d 'Show error messages even when silent.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" v verbose' -s 'v' -l 'verbose' -d 'Show request and response headers on stderr.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" f fail' -s 'f' -l 'fail' -d 'Fail on HTTP errors (exit 22), without the body.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" fail-with-body' -l 'fail-with-body' -d 'Fail on HTTP errors (exit 22), keeping the body.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" w write-out' -s 'w' -l 'write-out' -d 'Text to write after each transfer, with %{variables} (@file reads it).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" L location' -s 'L' -l 'location' -d 'Follow redirects.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" max-redirs' -l 'max-redirs' -d 'Maximum number of redirects (-1: no limit).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" Z parallel' -s 'Z' -l 'parallel' -d 'Accepted for curl compatibility: transfers always run in parallel.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" parallel-max' -l 'parallel-max' -d 'Maximum concurrent transfers.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" retry' -l 'retry' -d 'Retry transient failures this many times.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" retry-delay' -l 'retry-delay' -d 'Wait this long between retries (default: doubling from 1 s).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" retry-max-time' -l 'retry-max-time' -d 'Retry only within this period.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" retry-all-errors' -l 'retry-all-errors' -d 'Retry on any error.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" retry-connrefused' -l 'retry-connrefused' -d 'Retry on connection refused as well.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" connect-timeout' -l 'connect-timeout' -d 'Maximum time allowed to connect.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" m max-time' -s 'm' -l 'max-time' -d 'Maximum time allowed for each transfer.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" proxy x' -s 'x' -l 'proxy' -d 'Use this proxy (http, https, socks5, socks5h URLs).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" noproxy' -l 'noproxy' -d 'Hosts that bypass the proxy (comma-separated, \'*\' for all).' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" insecure k' -s 'k' -l 'insecure' -d 'Do not verify TLS certificates.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" cacert' -l 'cacert' -d 'CA bundle to verify peers with.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" capath' -l 'capath' -d 'CA directory to verify peers with.' -rfka ''
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" 0 http1.0' -s '0' -l 'http1.0' -d 'Use HTTP/1.0.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" http1.1' -l 'http1.1' -d 'Use HTTP/1.1.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" http2' -l 'http2' -d 'Use HTTP/2 where the server agrees.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" http2-prior-knowledge' -l 'http2-prior-knowledge' -d 'Use HTTP/2 without HTTP/1.1 Upgrade.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" version' -l 'version' -d 'Show the version.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy fetch" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'swproxy' -n '__swproxy_should_offer_completions_for_flags_or_options "swproxy help" version' -l 'version' -d 'Show the version.'
