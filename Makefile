@@ -55,7 +55,7 @@ integration: deps debug
 	SWPROXY_BIN=$(CURDIR)/$(DEBUG_BIN) python3 -m pytest -q -p no:cacheprovider Tests/integration
 
 serve: build
-	@if $(BIN_DIR)/swproxy serve --help >/dev/null 2>&1; then \
+	@if $(BIN_DIR)/swproxy serve --help 2>/dev/null | grep -q -- '--listen'; then \
 	  exec $(BIN_DIR)/swproxy serve --listen 127.0.0.1:8080 $(SERVE_ARGS); \
 	else \
 	  echo "swproxy serve is not built yet (see the serve issue)"; exit 1; \
