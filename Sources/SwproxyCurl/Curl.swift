@@ -2,7 +2,7 @@ internal import CCurl
 
 /// Process-wide libcurl set-up, done once before the first handle (curl_global_init is not thread-safe,
 /// a Swift `static let` initialiser is).
-enum CurlGlobal {
+public enum CurlGlobal {
     static let initialised: Bool = {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
     }()
@@ -77,4 +77,9 @@ public struct CurlVersion: Sendable {
     }()
 
     public func has(_ feature: String) -> Bool { features.contains(feature) }
+}
+
+extension CurlGlobal {
+    /// Initialises libcurl before threads start (curl_global_init is not thread-safe on every build).
+    public static func initialise() { ensure() }
 }

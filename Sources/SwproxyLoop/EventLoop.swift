@@ -34,6 +34,10 @@ public final class EventLoop {
     /// The part of a loop other threads may use: hand it work, or ask it to stop.
     public let handle: EventLoopHandle
 
+    /// Runs on this loop for every `handle.notify(code)` from another thread: the way to reach objects that
+    /// live on this loop (and are not `Sendable`) from outside.
+    public var onNotify: ((Int32) -> Void)?
+
     public init() throws {
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epfd >= 0 else { throw SyscallError.current("epoll_create1") }
@@ -196,10 +200,10 @@ public final class EventLoop {
         var value: UInt64 = 0
         _ = read(wakeFD, &value, 8)
         for work in remote.take() {
-            if case .stop = work {
-                running = false
-            } else if case .run(let body) = work {
-                body()
+            switch work {
+            case .stop: running = false
+            case .run(let body): body()
+            case .notify(let code): onNotify?(code)
             }
         }
     }
@@ -218,10 +222,16 @@ public struct EventLoopHandle: Sendable {
     public func stop() {
         remote.push(.stop)
     }
+
+    /// Calls the loop's `onNotify` with `code`, on the loop's thread.
+    public func notify(_ code: Int32) {
+        remote.push(.notify(code))
+    }
 }
 
 enum RemoteWork: Sendable {
     case run(@Sendable () -> Void)
+    case notify(Int32)
     case stop
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import SwproxyConfig
 import SwproxyFetch
+import SwproxyServe
 
 // Argument handling only: curl-style arguments are rewritten (clusters, attached values, -K files), parsed
 // by swift-argument-parser, and handed to the subcommand's runner. Usage errors exit 2, like curl.
@@ -35,6 +36,20 @@ if args.first == "fetch" {
         exit(FetchRunner.run(options))
     } catch {
         usageFailure(FetchCommand.message(for: error), command: "fetch ")
+    }
+}
+if args.first == "serve" {
+    let command: ServeCommand
+    do {
+        command = try ServeCommand.parse(Array(args.dropFirst()))
+    } catch {
+        if ServeCommand.exitCode(for: error) == .success { ServeCommand.exit(withError: error) }
+        usageFailure(ServeCommand.message(for: error), command: "serve ")
+    }
+    do {
+        exit(ProxyServer.run(try command.makeConfiguration()))
+    } catch {
+        usageFailure(ServeCommand.message(for: error), command: "serve ")
     }
 }
 Swproxy.main(args)

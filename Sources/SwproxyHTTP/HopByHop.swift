@@ -1,0 +1,76 @@
+/// Hop-by-hop header fields: meaningful for one connection only, never forwarded by a proxy.
+/// - SeeAlso: RFC 9110 §7.6.1; RFC 9112 §9.6 (Keep-Alive, Proxy-Connection are legacy hop-by-hop fields)
+public enum HopByHop {
+    public static let always: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "te",
+        "trailer", "transfer-encoding", "upgrade",
+    ]
+
+    /// The fields that remain after removing the hop-by-hop ones and every field `Connection` names.
+    public static func filter(_ fields: [HeaderField], connectionTokens: [String]) -> [HeaderField] {
+        fields.filter { f in
+            let lower = f.name.lowercased()
+            return !always.contains(lower) && !connectionTokens.contains(lower)
+        }
+    }
+
+    /// Lowercased tokens of every `Connection` field in `fields`.
+    public static func connectionTokens(_ fields: [HeaderField]) -> [String] {
+        fields.filter { $0.isNamed("connection") }.flatMap { f in
+            f.value.split(separator: ",").map { RequestHeadParser.trimOWS($0).lowercased() }.filter { !$0.isEmpty }
+        }
+    }
+}
+
+/// Standard reason phrases, for status lines swproxy writes itself (HTTP/2 upstreams send none).
+public enum ReasonPhrase {
+    public static func of(_ status: Int) -> String {
+        switch status {
+        case 100: return "Continue"
+        case 101: return "Switching Protocols"
+        case 103: return "Early Hints"
+        case 200: return "OK"
+        case 201: return "Created"
+        case 202: return "Accepted"
+        case 203: return "Non-Authoritative Information"
+        case 204: return "No Content"
+        case 205: return "Reset Content"
+        case 206: return "Partial Content"
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 303: return "See Other"
+        case 304: return "Not Modified"
+        case 307: return "Temporary Redirect"
+        case 308: return "Permanent Redirect"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 407: return "Proxy Authentication Required"
+        case 408: return "Request Timeout"
+        case 409: return "Conflict"
+        case 410: return "Gone"
+        case 411: return "Length Required"
+        case 412: return "Precondition Failed"
+        case 413: return "Content Too Large"
+        case 414: return "URI Too Long"
+        case 415: return "Unsupported Media Type"
+        case 416: return "Range Not Satisfiable"
+        case 417: return "Expectation Failed"
+        case 421: return "Misdirected Request"
+        case 422: return "Unprocessable Content"
+        case 426: return "Upgrade Required"
+        case 429: return "Too Many Requests"
+        case 431: return "Request Header Fields Too Large"
+        case 500: return "Internal Server Error"
+        case 501: return "Not Implemented"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        case 508: return "Loop Detected"
+        default: return ""
+        }
+    }
+}

@@ -1,0 +1,331 @@
+import Glibc
+import SwproxyCurl
+import SwproxyHTTP
+import SwproxyLoop
+
+/// One client connection: reads and parses request heads, runs one exchange (or tunnel) at a time in
+/// request order (pipelined requests wait in the input buffer), writes responses with bounded buffering,
+/// and keeps the connection alive between requests.
+final class ClientConnection {
+    enum State {
+        case readingHead
+        case exchanging(ProxyExchange)
+        case tunnelling(Tunnel)
+        case closed
+    }
+
+    let fd: Int32
+    let peer: SocketAddress?
+    unowned let worker: Worker
+    private var registration: RegistrationID!
+    var input = ByteBuffer()
+    private var output = ByteBuffer()
+    private var parser: RequestHeadParser
+    private(set) var state = State.readingHead
+    private var timer: TimerID?
+    private var readingEnabled = true
+    private var writeInterest = false
+    /// The client closed its sending side.
+    private(set) var clientEOF = false
+    private var closeWhenFlushed = false
+    private var headStartedAt: UInt64 = 0
+
+    var peerHost: String { peer?.host ?? "-" }
+    var config: ServeConfiguration { worker.config }
+    var outputBytes: Int { output.readableBytes }
+
+    init(fd: Int32, peer: SocketAddress?, worker: Worker) throws {
+        self.fd = fd
+        self.peer = peer
+        self.worker = worker
+        parser = RequestHeadParser(limits: worker.config.limits)
+        registration = try worker.loop.register(fd: fd, interest: .readable) { [unowned self] events in
+            self.handle(events)
+        }
+        armTimer(config.headerTimeout) { [unowned self] in self.headerTimedOut() }
+    }
+
+    // MARK: events
+
+    private func handle(_ events: IOEvents) {
+        if events.contains(.writable) || events.contains(.error) { flush() }
+        if case .closed = state { return }
+        if events.contains(.readable) || events.contains(.hangup) || events.contains(.error) { readAvailable() }
+    }
+
+    private func readAvailable() {
+        guard readingEnabled, !clientEOF else { return }
+        let buf = worker.readBuffer
+        var total = 0
+        reading: while true {
+            let r: IOResult
+            do { r = try Socket.read(fd, into: buf) } catch {
+                close()
+                return
+            }
+            switch r {
+            case .bytes(let n):
+                input.append(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+                total += n
+                if n < buf.count || input.readableBytes >= config.highWatermark { break reading }
+            case .wouldBlock:
+                break reading
+            case .eof:
+                clientEOF = true
+                break reading
+            }
+        }
+        if input.readableBytes >= config.highWatermark { setReading(false) }
+        if total > 0 || clientEOF { inputChanged() }
+    }
+
+    /// New input (or EOF): hand it to whoever is reading it.
+    private func inputChanged() {
+        switch state {
+        case .readingHead:
+            parseHead()
+        case .exchanging(let x):
+            x.clientInputChanged()
+        case .tunnelling(let t):
+            t.clientInputChanged()
+        case .closed:
+            break
+        }
+    }
+
+    // MARK: request heads
+
+    private func parseHead() {
+        guard case .readingHead = state else { return }
+        if input.isEmpty {
+            if clientEOF { close() }
+            return
+        }
+        if headStartedAt == 0 {
+            headStartedAt = worker.loop.now
+            armTimer(config.headerTimeout) { [unowned self] in self.headerTimedOut() }
+        }
+        let result = input.withReadableBytes { parser.parse($0) }
+        switch result {
+        case .needMore:
+            if clientEOF { close() }
+        case .invalid(let e):
+            fail(ProxyError.from(e), method: "-", target: "-")
+        case .head(let head, let consumed):
+            input.consume(consumed)
+            parser.reset()
+            cancelTimer()
+            headStartedAt = 0
+            dispatch(head)
+        }
+    }
+
+    private func dispatch(_ head: RequestHead) {
+        if let e = worker.policy.check(head, client: peer) {
+            fail(e, method: head.method, target: head.rawTarget, version: head.version.text)
+            return
+        }
+        if let answer = worker.policy.answerLocally(head) {
+            send(answer.bytes)
+            log(head: head, status: answer.status, bytesOut: Int64(answer.bytes.count), error: nil)
+            exchangeFinished(keepAlive: head.keepAlive)
+            return
+        }
+        switch head.target {
+        case .authority:
+            let t = Tunnel(connection: self, head: head)
+            state = .tunnelling(t)
+            t.start()
+        case .absolute:
+            let x = ProxyExchange(connection: self, head: head)
+            state = .exchanging(x)
+            x.start()
+        case .origin, .asterisk:
+            fail(.originForm, method: head.method, target: head.rawTarget, version: head.version.text)
+        }
+    }
+
+    /// Answers with an error and closes once it is written: after a bad head, nothing that follows on this
+    /// connection can be trusted as the start of a request.
+    func fail(_ e: ProxyError, method: String, target: String, version: String = "HTTP/1.1") {
+        if case .closed = state { return }
+        state = .readingHead
+        send(e.response(via: config.via ? "1.1 \(config.viaName)" : nil))
+        worker.accessLog.write(AccessLog.Entry(
+            client: peerHost, method: method, target: target, version: version, status: e.status, bytesIn: 0,
+            bytesOut: 0, durationMs: 0, error: e.logReason))
+        closeAfterFlush()
+    }
+
+    private func headerTimedOut() {
+        guard case .readingHead = state else { return }
+        if input.isEmpty && headStartedAt == 0 {
+            close()  // idle keep-alive connection: nothing to answer
+        } else {
+            fail(.headerTimeout, method: "-", target: "-")
+        }
+    }
+
+    /// The current exchange wrote its whole response: read the next request (pipelined ones are already
+    /// buffered) or close.
+    func exchangeFinished(keepAlive: Bool) {
+        guard !isClosed else { return }
+        state = .readingHead
+        if !keepAlive || worker.draining {
+            closeAfterFlush()
+            return
+        }
+        setReading(true)
+        if input.isEmpty {
+            input.releaseIfEmpty()
+            armTimer(config.idleTimeout) { [unowned self] in self.headerTimedOut() }
+            if clientEOF { closeAfterFlush() }
+        } else {
+            parseHead()
+        }
+    }
+
+    func log(head: RequestHead, status: Int, bytesOut: Int64, error: String?, bytesIn: Int64 = 0,
+             upstream: String? = nil, started: UInt64? = nil)
+    {
+        let ms = started.map { Double(worker.loop.now - $0) / 1e6 } ?? 0
+        worker.accessLog.write(AccessLog.Entry(
+            client: peerHost, method: head.method, target: head.rawTarget, version: head.version.text, status: status,
+            bytesIn: bytesIn, bytesOut: bytesOut, durationMs: ms, referer: head.field("referer"),
+            userAgent: head.field("user-agent"), upstream: upstream, error: error))
+    }
+
+    // MARK: output
+
+    /// Queues bytes for the client, writing at once when nothing is queued.
+    func send(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { send($0) }
+    }
+
+    func send(_ bytes: UnsafeRawBufferPointer) {
+        guard !isClosed, bytes.count > 0 else { return }
+        var rest = bytes
+        if output.isEmpty {
+            switch try? Socket.write(fd, bytes) {
+            case .bytes(let n):
+                if n == bytes.count { return }
+                rest = UnsafeRawBufferPointer(rebasing: bytes[n...])
+            case .wouldBlock:
+                break
+            default:
+                close()
+                return
+            }
+        }
+        output.append(rest)
+        setWriteInterest(true)
+    }
+
+    private func flush() {
+        while !output.isEmpty {
+            let r = output.withReadableBytes { try? Socket.write(fd, $0) }
+            switch r {
+            case .bytes(let n):
+                output.consume(n)
+            case .wouldBlock:
+                return
+            default:
+                close()
+                return
+            }
+        }
+        output.releaseIfEmpty()
+        setWriteInterest(false)
+        if closeWhenFlushed {
+            close()
+            return
+        }
+        outputDrained()
+    }
+
+    private func outputDrained() {
+        switch state {
+        case .exchanging(let x): x.clientOutputDrained()
+        case .tunnelling(let t): t.clientOutputDrained()
+        default: break
+        }
+    }
+
+    /// True while the client's outbound buffer is above the high watermark: producers should pause.
+    var outputFull: Bool { output.readableBytes >= config.highWatermark }
+    var outputLow: Bool { output.readableBytes <= config.lowWatermark }
+
+    func closeAfterFlush() {
+        setReading(false)
+        if output.isEmpty { close() } else { closeWhenFlushed = true }
+    }
+
+    // MARK: reading control
+
+    /// Stops or resumes reading from the client (backpressure on its uploads and pipelined requests).
+    func setReading(_ on: Bool) {
+        guard !isClosed, readingEnabled != on else { return }
+        readingEnabled = on
+        updateInterest()
+        if on && !clientEOF { readAvailable() }
+    }
+
+    /// Input was consumed by an exchange or tunnel: read more if reading was paused.
+    func inputConsumed() {
+        if !readingEnabled && input.readableBytes < config.lowWatermark && !closeWhenFlushed {
+            if case .readingHead = state { return }
+            setReading(true)
+        }
+    }
+
+    private func setWriteInterest(_ on: Bool) {
+        guard writeInterest != on, !isClosed else { return }
+        writeInterest = on
+        updateInterest()
+    }
+
+    private func updateInterest() {
+        var i: IOEvents = []
+        if readingEnabled && !clientEOF { i.insert(.readable) }
+        if writeInterest { i.insert(.writable) }
+        worker.loop.modify(registration, interest: i)
+    }
+
+    // MARK: lifetime
+
+    var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+
+    /// Whether the connection is between requests (it can be closed without losing a response).
+    var isIdle: Bool {
+        if case .readingHead = state { return input.isEmpty && output.isEmpty }
+        return false
+    }
+
+    func armTimer(_ seconds: Double, _ action: @escaping () -> Void) {
+        cancelTimer()
+        timer = worker.loop.schedule(after: seconds, action)
+    }
+
+    func cancelTimer() {
+        if let t = timer { worker.loop.cancel(t) }
+        timer = nil
+    }
+
+    func close() {
+        guard !isClosed else { return }
+        let previous = state
+        state = .closed
+        cancelTimer()
+        switch previous {
+        case .exchanging(let x): x.abort()
+        case .tunnelling(let t): t.abort()
+        default: break
+        }
+        worker.loop.unregister(registration)
+        Socket.close(fd)
+        worker.connectionClosed(self)
+    }
+}

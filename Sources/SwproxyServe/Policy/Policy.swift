@@ -1,0 +1,84 @@
+import SwproxyHTTP
+import SwproxyLoop
+
+/// The checks a request passes before anything is forwarded, composed in one place. Each is a small pure
+/// predicate: loop detection, CONNECT ports; local answers for `Max-Forwards: 0`.
+struct Policy {
+    let config: ServeConfiguration
+
+    func check(_ head: RequestHead, client: SocketAddress?) -> ProxyError? {
+        if LoopDetection.viaHasOwnToken(head.fields("via"), name: config.viaName)
+            || LoopDetection.targetsOwnListener(head.target, listen: config.listen)
+        {
+            return .loop
+        }
+        if case .authority(_, let port) = head.target, !config.connectPorts.contains(port) {
+            return .forbiddenPort
+        }
+        return nil
+    }
+
+    /// `OPTIONS`/`TRACE` with `Max-Forwards: 0` are answered by the proxy itself (RFC 9110 §7.6.2).
+    func answerLocally(_ head: RequestHead) -> (status: Int, bytes: [UInt8])? {
+        guard head.method == "OPTIONS" || head.method == "TRACE", let mf = head.field("max-forwards"),
+            let n = Int(mf), n == 0
+        else { return nil }
+        var fields: [HeaderField] = []
+        var body: [UInt8] = []
+        if head.method == "TRACE" {
+            // The request as received, minus credentials (RFC 9110 §9.3.8).
+            body = Array("TRACE \(head.rawTarget) \(head.version.text)\r\n".utf8)
+            for f in head.fields where !f.isNamed("proxy-authorization") && !f.isNamed("authorization") && !f.isNamed("cookie") {
+                body += Array("\(f.name): \(f.value)\r\n".utf8)
+            }
+            body += [13, 10]
+            fields.append(HeaderField("Content-Type", "message/http"))
+        } else {
+            fields.append(HeaderField("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE, CONNECT"))
+        }
+        fields.append(HeaderField("Content-Length", String(body.count)))
+        if config.via { fields.append(HeaderField("Via", "1.1 \(config.viaName)")) }
+        if !head.keepAlive { fields.append(HeaderField("Connection", "close")) }
+        return (200, HeadWriter.response(status: 200, reason: "", fields: fields) + body)
+    }
+
+    /// The `Max-Forwards` value to send upstream for OPTIONS/TRACE (decremented), or nil to leave it.
+    static func decrementedMaxForwards(_ head: RequestHead) -> String? {
+        guard head.method == "OPTIONS" || head.method == "TRACE", let mf = head.field("max-forwards"),
+            let n = Int(mf), n > 0
+        else { return nil }
+        return String(n - 1)
+    }
+}
+
+/// Loop detection: a request that already passed through this proxy, or that targets the proxy itself.
+enum LoopDetection {
+    /// Whether any `Via` entry's received-by is this proxy's name (RFC 9110 §7.6.3).
+    static func viaHasOwnToken(_ vias: [String], name: String) -> Bool {
+        for v in vias {
+            for entry in v.split(separator: ",") {
+                let parts = entry.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                if parts.count >= 2 && parts[1].lowercased() == name.lowercased() { return true }
+            }
+        }
+        return false
+    }
+
+    static func targetsOwnListener(_ target: RequestTarget, listen: [SocketAddress]) -> Bool {
+        let host: String
+        let port: Int
+        switch target {
+        case .absolute(_, let h, let p, _): host = h; port = p
+        case .authority(let h, let p): host = h; port = p
+        default: return false
+        }
+        guard let addr = SocketAddress(host: host, port: UInt16(port)) else { return false }
+        return listen.contains { l in
+            guard Int(l.port) == port else { return false }
+            if l == addr { return true }
+            // A wildcard listener also answers on loopback.
+            let wildcard = l.bytes.allSatisfy { $0 == 0 }
+            return wildcard && addr.isLoopback && l.family == addr.family
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import SwproxyCurl
+import SwproxyHTTP
+
+/// Every way a proxied request can fail before its response started, with the status, a short plain-text
+/// body and the reason written to the access log.
+struct ProxyError: Error, Equatable {
+    let status: Int
+    let message: String
+    let logReason: String
+    var extraFields: [HeaderField] = []
+
+    static func from(_ e: HTTPError) -> ProxyError {
+        ProxyError(status: e.status, message: e.reason, logReason: "bad-request")
+    }
+
+    static let forbiddenPort = ProxyError(status: 403, message: "CONNECT to this port is not allowed", logReason: "connect-port")
+    static let loop = ProxyError(status: 508, message: "request loop detected", logReason: "loop")
+    static let originForm = ProxyError(
+        status: 400, message: "a forward proxy needs an absolute URL (http://host/path) or CONNECT", logReason: "bad-request")
+    static let headerTimeout = ProxyError(status: 408, message: "request head not received in time", logReason: "header-timeout")
+
+    /// libcurl's result for an upstream that failed before any response byte: 504 for timeouts, 502 else.
+    static func upstream(_ code: CurlCode, _ detail: String) -> ProxyError {
+        switch code {
+        case .operationTimedOut:
+            return ProxyError(status: 504, message: "upstream timed out: \(detail)", logReason: "upstream-timeout")
+        case .couldntResolveHost:
+            return ProxyError(status: 502, message: "upstream name not resolved: \(detail)", logReason: "upstream-resolve")
+        case .couldntConnect:
+            return ProxyError(status: 502, message: "upstream refused or unreachable: \(detail)", logReason: "upstream-connect")
+        case .peerFailedVerification, CurlCode(rawValue: 35), CurlCode(rawValue: 58), CurlCode(rawValue: 77),
+            CurlCode(rawValue: 83), CurlCode(rawValue: 90), CurlCode(rawValue: 91):
+            return ProxyError(status: 502, message: "upstream TLS failure: \(detail)", logReason: "upstream-tls")
+        default:
+            return ProxyError(status: 502, message: "upstream failure: \(detail)", logReason: "upstream-error")
+        }
+    }
+
+    static let readTimeout = ProxyError(status: 504, message: "upstream sent nothing in time", logReason: "upstream-timeout")
+
+    /// The complete response: status line, `Content-Type: text/plain`, `Content-Length`, `Connection: close`.
+    func response(via: String?) -> [UInt8] {
+        let body = Array((message + "\n").utf8)
+        var fields = [
+            HeaderField("Content-Type", "text/plain; charset=utf-8"),
+            HeaderField("Content-Length", String(body.count)),
+            HeaderField("Connection", "close"),
+        ]
+        if let v = via { fields.append(HeaderField("Via", v)) }
+        fields += extraFields
+        return HeadWriter.response(status: status, reason: "", fields: fields) + body
+    }
+}

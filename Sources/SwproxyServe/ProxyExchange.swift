@@ -1,0 +1,369 @@
+import Glibc
+import SwproxyCurl
+import SwproxyHTTP
+import SwproxyLoop
+
+/// One forwarded request: turns the parsed head into a libcurl transfer on the loop's multi handle, streams
+/// the request body from the client through the read callback and the response back through the write
+/// callback, with backpressure both ways, and re-frames the response for this client.
+/// - SeeAlso: RFC 9110 §7.6 (intermediaries), RFC 9112 §6 (framing); DESIGN.md "Data flow of serve"
+final class ProxyExchange: TransferDelegate {
+    /// How the response body is framed towards the client.
+    enum ClientFraming {
+        case none
+        /// Bytes as they come: Content-Length from the origin, or raw chunked to an HTTP/1.1 client.
+        case passThrough
+        /// The origin delimited by close; an HTTP/1.1 client gets it chunked by us.
+        case chunkEncode
+        /// The origin chunked; an HTTP/1.0 client gets it decoded, delimited by close.
+        case dechunk
+        /// Delimited by closing the connection (HTTP/1.0 client, unknown length).
+        case closeDelimited
+    }
+
+    unowned let connection: ClientConnection
+    let head: RequestHead
+    private var transfer: Transfer?
+    private let started: UInt64
+    private var response = ResponseHeadBuilder()
+    private(set) var responseStarted = false
+    private var framing = ClientFraming.none
+    private var dechunker = ChunkedDecoder()
+    private var status = 0
+    private var bytesOut: Int64 = 0
+    private var bytesIn: Int64 = 0
+    private var finished = false
+    private var keepAlive: Bool
+    // Request body
+    private var bodyRemaining: UInt64 = 0
+    private var bodyDecoder: ChunkedDecoder?
+    private var decoded = ByteBuffer()
+    private var bodyDone = true
+    // Upstream read timeout
+    private var lastActivity: UInt64
+    private var readTimer: TimerID?
+
+    init(connection: ClientConnection, head: RequestHead) {
+        self.connection = connection
+        self.head = head
+        started = connection.worker.loop.now
+        lastActivity = started
+        keepAlive = head.keepAlive
+    }
+
+    var config: ServeConfiguration { connection.config }
+
+    func start() {
+        guard case .absolute(let scheme, let host, let port, let pathAndQuery) = head.target else { return }
+        let easy = EasyHandle()
+        let hasBody: Bool
+        switch head.framing {
+        case .none:
+            hasBody = false
+        case .contentLength(let n):
+            hasBody = true
+            bodyRemaining = n
+            bodyDone = n == 0
+        case .chunked:
+            hasBody = true
+            bodyDecoder = ChunkedDecoder()
+            bodyDone = false
+        }
+        let t = Transfer(easy: easy, delegate: self, upload: hasBody)
+        transfer = t
+        easy.set(.url, "\(scheme)://\(host):\(port)/")
+        easy.set(.requestTarget, pathAndQuery)
+        easy.set(.proxy, "")  // never a proxy from the environment
+        easy.set(.httpVersion, 2)  // CURL_HTTP_VERSION_1_1
+        easy.set(.httpTransferDecoding, false)
+        easy.set(.httpContentDecoding, false)
+        easy.set(.bufferSize, 102_400)
+        easy.set(.tcpNoDelay, true)
+        easy.set(.connectTimeoutMilliseconds, max(1, Int(config.connectTimeout * 1000)))
+        easy.set(.expect100TimeoutMilliseconds, max(1000, Int(config.readTimeout * 1000)))
+        if head.method == "HEAD" {
+            easy.set(.noBody, true)
+        } else if head.method != "GET" || hasBody {
+            easy.set(.customRequest, head.method)
+        }
+        if hasBody {
+            easy.set(.upload, true)
+            if case .contentLength(let n) = head.framing { easy.set(.inFileSize, Int64(n)) } else { easy.set(.inFileSize, -1) }
+        }
+        easy.set(.httpHeader, upstreamHeaders())
+        if connection.worker.driver.add(t) != .ok {
+            fail(ProxyError(status: 502, message: "could not start the upstream transfer", logReason: "internal"))
+            return
+        }
+        armReadTimer()
+    }
+
+    /// The client's fields in order and case, minus hop-by-hop fields, Host (libcurl writes it from the
+    /// URL) and Content-Length (libcurl writes the framing); plus Via and X-Forwarded-For; and empty
+    /// `Accept:`/`Expect:` to stop libcurl adding its own when the client sent none.
+    private func upstreamHeaders() -> [String] {
+        var out: [String] = []
+        var sawAccept = false
+        var sawExpect = false
+        var via: [String] = []
+        var xff: [String] = []
+        for f in HopByHop.filter(head.fields, connectionTokens: head.connectionTokens) {
+            if f.isNamed("host") || f.isNamed("content-length") { continue }
+            if f.isNamed("via") { via.append(f.value); continue }
+            if f.isNamed("x-forwarded-for") { xff.append(f.value); continue }
+            if f.isNamed("accept") { sawAccept = true }
+            if f.isNamed("expect") { sawExpect = true }
+            if f.isNamed("max-forwards"), let decremented = Policy.decrementedMaxForwards(head) {
+                out.append("\(f.name): \(decremented)")
+                continue
+            }
+            // libcurl drops "Name:" (empty) lines and sends "Name;" as an empty field.
+            out.append(f.value.isEmpty ? "\(f.name);" : "\(f.name): \(f.value)")
+        }
+        if config.via { via.append("1.1 \(config.viaName)") }
+        if !via.isEmpty { out.append("Via: " + via.joined(separator: ", ")) }
+        if config.forwardedFor, let p = connection.peer { xff.append(p.host) }
+        if !xff.isEmpty { out.append("X-Forwarded-For: " + xff.joined(separator: ", ")) }
+        if !sawAccept { out.append("Accept:") }
+        if !sawExpect { out.append("Expect:") }
+        return out
+    }
+
+    // MARK: request body (client → libcurl)
+
+    func transferNeedsBody(_ t: Transfer, into buffer: UnsafeMutableRawBufferPointer) -> UploadChunk {
+        touch()
+        let conn = connection
+        if let _ = bodyDecoder {
+            if decoded.isEmpty && !bodyDone && !conn.input.isEmpty {
+                do {
+                    let used = try conn.input.withReadableBytes { b in
+                        try bodyDecoder!.decode(b) { decoded.append($0) }
+                    }
+                    conn.input.consume(used)
+                    conn.inputConsumed()
+                    if bodyDecoder!.isDone { bodyDone = true }
+                } catch {
+                    keepAlive = false
+                    return .abort
+                }
+            }
+            if !decoded.isEmpty {
+                let n = min(buffer.count, decoded.readableBytes)
+                decoded.withReadableBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                decoded.consume(n)
+                bytesIn += Int64(n)
+                return .bytes(n)
+            }
+            if bodyDone { return .end }
+        } else {
+            if bodyRemaining == 0 {
+                bodyDone = true
+                return .end
+            }
+            if !conn.input.isEmpty {
+                let n = Int(min(UInt64(buffer.count), UInt64(conn.input.readableBytes), bodyRemaining))
+                conn.input.withReadableBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                conn.input.consume(n)
+                conn.inputConsumed()
+                bodyRemaining -= UInt64(n)
+                bytesIn += Int64(n)
+                if bodyRemaining == 0 { bodyDone = true }
+                return .bytes(n)
+            }
+        }
+        if conn.clientEOF { return .abort }  // the client went away mid-body
+        return .pause
+    }
+
+    /// More client input arrived (or EOF): a paused upload may continue.
+    func clientInputChanged() {
+        guard let t = transfer, !finished else { return }
+        if t.sendPaused {
+            connection.worker.loop.deferToNextTurn { [weak self] in self?.transfer?.resumeSend() }
+        }
+    }
+
+    // MARK: response (libcurl → client)
+
+    func transferReceivedHeader(_ t: Transfer, _ line: UnsafeRawBufferPointer) -> Bool {
+        touch()
+        switch response.take(line) {
+        case .more:
+            return true
+        case .invalid:
+            return false
+        case .complete:
+            if response.status < 200 {
+                relayInterim()
+                response.reset()
+                return true
+            }
+            startResponse()
+            return true
+        }
+    }
+
+    private func relayInterim() {
+        // 1xx to HTTP/1.1 clients only (RFC 9110 §15.2); 101 needs the Upgrade path, which is not relayed.
+        guard head.version == .http11, response.status != 101 else { return }
+        var fields = HopByHop.filter(response.fields, connectionTokens: HopByHop.connectionTokens(response.fields))
+        if config.via { fields.append(HeaderField("Via", "1.1 \(config.viaName)")) }
+        connection.send(HeadWriter.response(status: response.status, reason: response.reason, fields: fields))
+    }
+
+    private func startResponse() {
+        status = response.status
+        let originFields = response.fields
+        let originTokens = HopByHop.connectionTokens(originFields)
+        let originChunked = originFields.contains { $0.isNamed("transfer-encoding") }
+        let hasLength = originFields.contains { $0.isNamed("content-length") }
+        var fields = HopByHop.filter(originFields, connectionTokens: originTokens)
+        let bodyless = head.method == "HEAD" || status == 204 || status == 304 || status < 200
+        if originTokens.contains("close") && !hasLength && !originChunked && !bodyless {
+            // close-delimited from the origin
+        }
+        if bodyless {
+            framing = .none
+        } else if originChunked {
+            if head.version == .http11 {
+                framing = .passThrough
+                fields.append(HeaderField("Transfer-Encoding", "chunked"))
+            } else {
+                framing = .dechunk
+                keepAlive = false
+            }
+        } else if hasLength {
+            framing = .passThrough
+        } else if head.version == .http11 {
+            framing = .chunkEncode
+            fields.append(HeaderField("Transfer-Encoding", "chunked"))
+        } else {
+            framing = .closeDelimited
+            keepAlive = false
+        }
+        if config.via {
+            if let i = fields.firstIndex(where: { $0.isNamed("via") }) {
+                fields[i].value += ", 1.1 \(config.viaName)"
+            } else {
+                fields.append(HeaderField("Via", "1.1 \(config.viaName)"))
+            }
+        }
+        if !keepAlive || connection.worker.draining {
+            keepAlive = false
+            fields.append(HeaderField("Connection", "close"))
+        } else if head.version == .http10 {
+            fields.append(HeaderField("Connection", "keep-alive"))
+        }
+        connection.send(HeadWriter.response(status: status, reason: response.reason, fields: fields))
+        responseStarted = true
+    }
+
+    func transferReceivedBody(_ t: Transfer, _ bytes: UnsafeRawBufferPointer) -> BodyDisposition {
+        touch()
+        if !responseStarted { startResponse() }
+        if connection.isClosed { return .abort }
+        if connection.outputFull { return .pause }
+        switch framing {
+        case .none:
+            break
+        case .passThrough, .closeDelimited:
+            connection.send(bytes)
+        case .chunkEncode:
+            connection.send(Array(String(bytes.count, radix: 16).utf8) + [13, 10])
+            connection.send(bytes)
+            connection.send([13, 10])
+        case .dechunk:
+            do {
+                _ = try dechunker.decode(bytes) { connection.send($0) }
+            } catch {
+                return .abort
+            }
+        }
+        bytesOut += Int64(bytes.count)
+        return .accepted
+    }
+
+    /// The client's outbound buffer drained: resume a paused download.
+    func clientOutputDrained() {
+        guard let t = transfer, t.receivePaused, !finished, connection.outputLow else { return }
+        touch()
+        // Not from inside a libcurl callback: the held data is re-delivered synchronously.
+        connection.worker.loop.deferToNextTurn { [weak self] in self?.transfer?.resumeReceive() }
+    }
+
+    func transferCompleted(_ t: Transfer, _ code: CurlCode) {
+        let upstream = t.easy.info(.primaryIP)
+        let detail = t.easy.errorMessage(for: code)
+        t.easy.close()
+        transfer = nil
+        cancelReadTimer()
+        guard !finished else { return }
+        finished = true
+        if code == .ok {
+            if !responseStarted { startResponse() }
+            if framing == .chunkEncode { connection.send(Array("0\r\n\r\n".utf8)) }
+            if !bodyDone { keepAlive = false }  // the origin answered before reading the whole body
+            connection.log(head: head, status: status, bytesOut: bytesOut, error: nil, bytesIn: bytesIn,
+                           upstream: upstream, started: started)
+            connection.exchangeFinished(keepAlive: keepAlive)
+            return
+        }
+        if responseStarted {
+            // Too late for an error status: close, so the client sees a truncated body.
+            connection.log(head: head, status: status, bytesOut: bytesOut, error: "upstream-aborted", bytesIn: bytesIn,
+                           upstream: upstream, started: started)
+            connection.close()
+        } else {
+            fail(ProxyError.upstream(code, detail))
+        }
+    }
+
+    private func fail(_ e: ProxyError) {
+        finished = true
+        connection.fail(e, method: head.method, target: head.rawTarget, version: head.version.text)
+    }
+
+    /// The connection is closing: drop the transfer.
+    func abort() {
+        cancelReadTimer()
+        guard let t = transfer else { return }
+        transfer = nil
+        finished = true
+        connection.worker.driver.cancel(t)
+        t.easy.close()
+    }
+
+    // MARK: upstream read timeout
+
+    private func touch() { lastActivity = connection.worker.loop.now }
+
+    private func armReadTimer() {
+        let deadline = lastActivity &+ MonotonicClock.nanoseconds(config.readTimeout)
+        readTimer = connection.worker.loop.schedule(at: deadline) { [weak self] in self?.readTimerFired() }
+    }
+
+    private func cancelReadTimer() {
+        if let t = readTimer { connection.worker.loop.cancel(t) }
+        readTimer = nil
+    }
+
+    private func readTimerFired() {
+        readTimer = nil
+        guard !finished, let t = transfer else { return }
+        let now = connection.worker.loop.now
+        // Waiting on the client (slow reader or slow uploader) is not the upstream's fault.
+        if t.receivePaused || t.sendPaused || now < lastActivity &+ MonotonicClock.nanoseconds(config.readTimeout) {
+            if t.receivePaused || t.sendPaused { touch() }
+            armReadTimer()
+            return
+        }
+        abort()
+        if responseStarted {
+            connection.log(head: head, status: status, bytesOut: bytesOut, error: "upstream-timeout", started: started)
+            connection.close()
+        } else {
+            connection.fail(.readTimeout, method: head.method, target: head.rawTarget, version: head.version.text)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import SwproxyHTTP
+import SwproxyLoop
+
+/// Everything `swproxy serve` was asked to do: listeners, limits, timeouts and logging, as plain values.
+/// Every limit and timeout lives here, never as a literal in the logic.
+public struct ServeConfiguration: Sendable {
+    public enum LogFormat: String, Sendable, CaseIterable {
+        case combined, common, json
+    }
+
+    public var listen: [SocketAddress] = [SocketAddress(parsing: "127.0.0.1:8080")!]
+    public var threads = 1
+    public var connectPorts: Set<Int> = [443]
+    /// Seconds.
+    public var headerTimeout = 10.0
+    public var idleTimeout = 60.0
+    public var connectTimeout = 10.0
+    public var readTimeout = 60.0
+    public var drainTimeout = 10.0
+    public var limits = HeadLimits()
+    /// Per-connection buffer watermarks: above `highWatermark` the producer pauses, below `lowWatermark` it
+    /// resumes.
+    public var highWatermark = 256 << 10
+    public var lowWatermark = 64 << 10
+    public var via = true
+    public var viaName = "swproxy"
+    public var forwardedFor = true
+    public var accessLogPath: String?  // nil = stderr
+    public var quiet = false
+    public var logFormat = LogFormat.combined
+    public var allow: [CIDR] = []
+    public var deny: [CIDR] = []
+
+    public init() {}
+
+    /// Problems that keep the proxy from starting, in words for the user.
+    public func validate() -> [String] {
+        var problems: [String] = []
+        if listen.isEmpty { problems.append("nothing to listen on") }
+        if threads < 1 { problems.append("--threads must be at least 1") }
+        for (name, v) in [("--header-timeout", headerTimeout), ("--idle-timeout", idleTimeout),
+                          ("--connect-timeout", connectTimeout), ("--read-timeout", readTimeout),
+                          ("--drain-timeout", drainTimeout)] where !(v > 0) {
+            problems.append("\(name) must be more than 0 seconds")
+        }
+        for p in connectPorts where p < 1 || p > 65535 { problems.append("--connect-port \(p) is not a port") }
+        if lowWatermark > highWatermark { problems.append("the low watermark is above the high one") }
+        // An open proxy is found and abused within hours: a non-loopback listener needs a decision.
+        if allow.isEmpty, let open = listen.first(where: { !$0.isLoopback }) {
+            problems.append(
+                "refusing to listen on \(open) without --allow: that would be an open proxy. "
+                    + "Name the clients that may use it (--allow 192.168.1.0/24), or open it to everyone on purpose "
+                    + "with --allow 0.0.0.0/0 --allow ::/0")
+        }
+        return problems
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Glibc
+import SwproxyLoop
+import SwproxyServe
+
+/// `swproxy serve`: declarations only; the proxy is in SwproxyServe.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run a forward HTTP proxy (absolute-form requests and CONNECT tunnels).",
+        discussion: """
+            Listens on 127.0.0.1:8080 by default. SIGINT or SIGTERM stop accepting and let requests in flight \
+            finish for up to --drain-timeout; a second SIGINT exits at once.
+            """)
+
+    @OptionGroup(title: "Listening") var listening: ServeListenOptions
+    @OptionGroup(title: "Access control") var access: ServeAccessOptions
+    @OptionGroup(title: "Timeouts") var timeouts: ServeTimeoutOptions
+    @OptionGroup(title: "Logging") var logging: ServeLoggingOptions
+    @OptionGroup(title: "Upstream") var upstream: ServeUpstreamOptions
+
+    func makeConfiguration() throws -> ServeConfiguration {
+        var c = ServeConfiguration()
+        var listen: [SocketAddress] = []
+        for l in listening.listen {
+            guard let a = SocketAddress(parsing: l) else {
+                throw ValidationError("--listen \(l): expected HOST:PORT with a literal address, like 127.0.0.1:8080 or [::1]:8080")
+            }
+            listen.append(a)
+        }
+        if let p = listening.port {
+            guard let a = SocketAddress(parsing: "127.0.0.1:\(p)") else { throw ValidationError("--port \(p): not a port") }
+            listen.append(a)
+        }
+        if !listen.isEmpty { c.listen = listen }
+        c.threads = listening.threads ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        if !access.connectPort.isEmpty { c.connectPorts = Set(access.connectPort) }
+        for a in access.allow {
+            guard let r = CIDR(a) else { throw ValidationError("--allow \(a): expected an address or CIDR (10.0.0.0/8)") }
+            c.allow.append(r)
+        }
+        for d in access.deny {
+            guard let r = CIDR(d) else { throw ValidationError("--deny \(d): expected an address or CIDR (10.0.0.0/8)") }
+            c.deny.append(r)
+        }
+        c.limits.headerBytes = access.maxHeaderSize
+        c.headerTimeout = timeouts.headerTimeout
+        c.idleTimeout = timeouts.idleTimeout
+        c.connectTimeout = timeouts.connectTimeout
+        c.readTimeout = timeouts.readTimeout
+        c.drainTimeout = timeouts.drainTimeout
+        c.accessLogPath = logging.accessLog
+        c.quiet = logging.quiet
+        c.logFormat = logging.logFormat
+        c.via = !upstream.noVia
+        c.viaName = upstream.viaName
+        c.forwardedFor = !upstream.noForwardedFor
+        return c
+    }
+}
+
+extension ServeConfiguration.LogFormat: ExpressibleByArgument {}
+
+struct ServeListenOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Address to listen on, repeatable (IPv6 as [::1]:8080).", valueName: "host:port"))
+    var listen: [String] = []
+
+    @Option(help: ArgumentHelp("Same as --listen 127.0.0.1:PORT.", valueName: "port"))
+    var port: Int?
+
+    @Option(help: ArgumentHelp("Event loops, one per thread (default: the number of cores).", valueName: "n"))
+    var threads: Int?
+}
+
+struct ServeAccessOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Clients allowed to connect (CIDR, repeatable; default: all, loopback listen only).",
+                               valueName: "cidr"))
+    var allow: [String] = []
+
+    @Option(help: ArgumentHelp("Clients refused (CIDR, repeatable; wins over --allow).", valueName: "cidr"))
+    var deny: [String] = []
+
+    @Option(name: .customLong("connect-port"),
+            help: ArgumentHelp("Port CONNECT may reach, repeatable (default: 443).", valueName: "port"))
+    var connectPort: [Int] = []
+
+    @Option(name: .customLong("max-header-size"), help: ArgumentHelp("Largest request header section in bytes.", valueName: "bytes"))
+    var maxHeaderSize = 65536
+}
+
+struct ServeTimeoutOptions: ParsableArguments {
+    @Option(name: .customLong("header-timeout"), help: ArgumentHelp("Time a client has to send a whole request head.", valueName: "seconds"))
+    var headerTimeout = 10.0
+
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Keep-alive and tunnel idle time.", valueName: "seconds"))
+    var idleTimeout = 60.0
+
+    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Time to connect upstream.", valueName: "seconds"))
+    var connectTimeout = 10.0
+
+    @Option(name: .customLong("read-timeout"), help: ArgumentHelp("Upstream inactivity before 504 (or closing).", valueName: "seconds"))
+    var readTimeout = 60.0
+
+    @Option(name: .customLong("drain-timeout"), help: ArgumentHelp("Time in-flight requests get on shutdown.", valueName: "seconds"))
+    var drainTimeout = 10.0
+}
+
+struct ServeLoggingOptions: ParsableArguments {
+    @Option(name: .customLong("access-log"), help: ArgumentHelp("Access log file (default: stderr).", valueName: "path"))
+    var accessLog: String?
+
+    @Flag(help: "No access log.")
+    var quiet = false
+
+    @Option(name: .customLong("log-format"), help: ArgumentHelp("combined, common or json.", valueName: "format"))
+    var logFormat = ServeConfiguration.LogFormat.combined
+}
+
+struct ServeUpstreamOptions: ParsableArguments {
+    @Flag(name: .customLong("no-via"), help: "Do not add Via.")
+    var noVia = false
+
+    @Option(name: .customLong("via-name"), help: ArgumentHelp("This proxy's name in Via (and for loop detection).", valueName: "name"))
+    var viaName = "swproxy"
+
+    @Flag(name: .customLong("no-forwarded-for"), help: "Do not append the client address to X-Forwarded-For.")
+    var noForwardedFor = false
+}
