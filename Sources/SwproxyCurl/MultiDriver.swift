@@ -13,6 +13,8 @@ public final class MultiDriver {
     private var timer: TimerID?
     private var timerDeadline: UInt64 = 0
     private var kickPending = false
+    /// > 0 while inside curl_multi_socket_action and the completion processing after it.
+    private var actionDepth = 0
     private var closed = false
 
     public init(loop: EventLoop) {
@@ -67,12 +69,29 @@ public final class MultiDriver {
         return .ok
     }
 
-    /// Takes a transfer out without a completion event (the owner gave up on it). Do not call from inside
-    /// a libcurl callback.
+    /// Takes a transfer out without a completion event (its owner gave up on it) and closes its easy handle.
+    /// Safe from inside libcurl callbacks: the delegate is detached at once (later callbacks for it fail the
+    /// transfer), and the removal and cleanup wait for the end of the current action, since libcurl must not
+    /// have a handle removed from under its own callback.
     public func cancel(_ transfer: Transfer) {
-        guard transfers.removeValue(forKey: transfer.easy.raw) != nil else { return }
+        transfer.delegate = nil
+        let wasActive = transfers.removeValue(forKey: transfer.easy.raw) != nil
         transfer.driver = nil
-        _ = curl_multi_remove_handle(multi, transfer.easy.raw)
+        let remove = { [multi] in
+            if wasActive { _ = curl_multi_remove_handle(multi, transfer.easy.raw) }
+            transfer.easy.close()
+        }
+        if actionDepth > 0 {
+            loop.deferToNextTurn { [weak self] in
+                guard let self, !self.closed else {
+                    transfer.easy.close()
+                    return
+                }
+                remove()
+            }
+        } else {
+            remove()
+        }
     }
 
     /// Keeps a finished transfer in the multi (CONNECT_ONLY tunnels: removing it would close its socket).
@@ -161,6 +180,8 @@ public final class MultiDriver {
     // MARK: loop → libcurl
 
     private func action(_ fd: Int32, _ mask: Int32) {
+        actionDepth += 1
+        defer { actionDepth -= 1 }
         var running: Int32 = 0
         _ = curl_multi_socket_action(multi, fd, mask, &running)
         collectCompletions()

@@ -54,6 +54,10 @@ final class ClientConnection {
     }
 
     private func readAvailable() {
+        if lingering {
+            discardInput()
+            return
+        }
         guard readingEnabled, !clientEOF else { return }
         let buf = worker.readBuffer
         var total = 0
@@ -237,7 +241,7 @@ final class ClientConnection {
         output.releaseIfEmpty()
         setWriteInterest(false)
         if closeWhenFlushed {
-            close()
+            lingeringClose()
             return
         }
         outputDrained()
@@ -256,8 +260,43 @@ final class ClientConnection {
     var outputLow: Bool { output.readableBytes <= config.lowWatermark }
 
     func closeAfterFlush() {
-        setReading(false)
-        if output.isEmpty { close() } else { closeWhenFlushed = true }
+        closeWhenFlushed = true
+        if output.isEmpty { lingeringClose() } else { setReading(false) }
+    }
+
+    /// Closes after a response the client may still be sending into (an error, or `Connection: close` with
+    /// pipelined requests behind it): closing a socket with unread input makes the kernel send RST, which
+    /// can destroy the response before the client reads it. So: shut our side, discard what arrives for a
+    /// short while, then close.
+    /// - SeeAlso: RFC 9112 §9.6
+    private func lingeringClose() {
+        guard !isClosed else { return }
+        if lingering { return }
+        lingering = true
+        if case .exchanging(let x) = state { x.abort() }
+        if case .tunnelling(let t) = state { t.abort() }
+        state = .readingHead
+        Socket.shutdownWrite(fd)
+        input = ByteBuffer()
+        readingEnabled = true
+        updateInterest()
+        armTimer(config.lingerTimeout) { [unowned self] in self.close() }
+        discardInput()
+    }
+
+    private var lingering = false
+
+    private func discardInput() {
+        let buf = worker.readBuffer
+        while true {
+            switch try? Socket.read(fd, into: buf) {
+            case .bytes: continue
+            case .wouldBlock: return
+            default:
+                close()
+                return
+            }
+        }
     }
 
     // MARK: reading control

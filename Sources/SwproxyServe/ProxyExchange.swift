@@ -331,7 +331,6 @@ final class ProxyExchange: TransferDelegate {
         transfer = nil
         finished = true
         connection.worker.driver.cancel(t)
-        t.easy.close()
     }
 
     // MARK: upstream read timeout

@@ -17,6 +17,8 @@ public struct ServeConfiguration: Sendable {
     public var connectTimeout = 10.0
     public var readTimeout = 60.0
     public var drainTimeout = 10.0
+    /// How long a closing connection keeps reading (and discarding) so its last response is not reset.
+    public var lingerTimeout = 2.0
     public var limits = HeadLimits()
     /// Per-connection buffer watermarks: above `highWatermark` the producer pauses, below `lowWatermark` it
     /// resumes.

@@ -63,18 +63,14 @@ final class Tunnel: TransferDelegate {
         guard code == .ok else {
             let detail = t.easy.errorMessage(for: code)
             driver.cancel(t)
-            t.easy.close()
             transfer = nil
             connection.fail(ProxyError.upstream(code, detail), method: head.method, target: head.rawTarget)
             return
         }
         upstreamAddress = t.easy.info(.primaryIP)
         let fd = fcntl(t.easy.activeSocket, F_DUPFD_CLOEXEC, 0)
-        // Defer the removal: this runs inside the multi's completion processing.
-        loop.deferToNextTurn {
-            driver.cancel(t)
-            t.easy.close()
-        }
+        // The duplicate keeps the connection open when libcurl closes its own descriptor.
+        driver.cancel(t)
         transfer = nil
         guard fd >= 0, (try? Socket.makeNonBlocking(fd)) != nil else {
             if fd >= 0 { Socket.close(fd) }
@@ -257,7 +253,6 @@ final class Tunnel: TransferDelegate {
         if let t = transfer {
             transfer = nil
             connection.worker.driver.cancel(t)
-            t.easy.close()
         }
         if !ended && upstreamFD >= 0 {
             ended = true

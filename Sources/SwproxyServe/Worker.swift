@@ -45,20 +45,15 @@ final class Worker {
             do { r = try Socket.accept(fd) } catch { return }
             switch r {
             case .accepted(let c, let peer):
-                // Refused before a byte is read.
-                if !access.permits(peer) {
-                    let denied = ProxyError(status: 403, message: "client not allowed", logReason: "client-denied")
-                    denied.response(via: nil).withUnsafeBytes { _ = try? Socket.write(c, $0) }
-                    accessLog.write(AccessLog.Entry(
-                        client: peer?.host ?? "-", method: "-", target: "-", version: "-", status: 403, bytesIn: 0,
-                        bytesOut: 0, durationMs: 0, error: denied.logReason))
-                    Socket.close(c)
-                    continue
-                }
                 Socket.setNoDelay(c)
                 do {
                     let conn = try ClientConnection(fd: c, peer: peer, worker: self)
                     connections[ObjectIdentifier(conn)] = conn
+                    // Refused before a byte is read.
+                    if !access.permits(peer) {
+                        conn.fail(ProxyError(status: 403, message: "client not allowed", logReason: "client-denied"),
+                                  method: "-", target: "-", version: "-")
+                    }
                 } catch {
                     Socket.close(c)
                 }

@@ -123,6 +123,18 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, (self.headers.get("Cookie", "") + "\n").encode())
         elif route == "empty":
             self._send(200, b"")
+        elif route == "notmodified":
+            self._send(304, b"", [("ETag", '"x"')])
+        elif route == "closedelim":
+            # HTTP/1.0-style body delimited by closing the connection
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"until close\n")
+            self.close_connection = True
+        elif route == "hopbyhop":
+            self._send(200, b"hop\n", [("Connection", "X-Drop-Me"), ("X-Drop-Me", "1"), ("Keep-Alive", "timeout=5"),
+                                        ("X-Keep", "yes"), ("Proxy-Connection", "keep-alive")])
         elif route == "nocontent":
             self._send(204, b"")
         elif route == "chunked":

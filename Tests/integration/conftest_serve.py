@@ -1,0 +1,69 @@
+"""Helpers to run `swproxy serve` as a subprocess on a free loopback port."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from conftest import free_port, wait_port
+
+
+class Proxy:
+    def __init__(self, binary, *args, port=None):
+        self.port = port or free_port()
+        env = dict(os.environ, SWIFT_BACKTRACE="enable=yes,interactive=no")
+        for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+            env.pop(k, None)
+        self.log_path = f"/tmp/swproxy-test-{self.port}.log"
+        self.log = open(self.log_path, "wb")
+        cmd = [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--threads", "2"] + list(args)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log, env=env)
+        if not wait_port(self.port):
+            self.stop()
+            raise RuntimeError("proxy did not start: " + self.read_log())
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def fd_count(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+def raw_exchange(port, data, read_until_close=True, timeout=5.0):
+    """Sends raw bytes to the proxy and returns everything it answers until it closes (or times out)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(data)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+            if not read_until_close and b"\r\n\r\n" in out:
+                break
+    except socket.timeout:
+        pass
+    s.close()
+    return out

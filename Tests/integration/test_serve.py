@@ -1,0 +1,295 @@
+"""`swproxy serve` with real clients (curl -x, raw sockets) against in-process origins and nginx."""
+
+import hashlib
+import os
+import re
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import free_port, run
+from conftest_serve import Proxy, raw_exchange
+from origin import payload
+
+
+@pytest.fixture(scope="module")
+def proxy(swproxy):
+    p = Proxy(swproxy, "--read-timeout", "2", "--connect-port", "443")
+    yield p
+    p.stop()
+
+
+def curl(proxy, *args, timeout=60):
+    return run(["curl", "-sS", "-x", proxy.url] + list(args), timeout=timeout)
+
+
+def test_get_small_and_large_with_hash(proxy, origin, nginx_files):
+    p = curl(proxy, f"{origin.base}/bytes/1000")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == payload(1000, "/bytes/1000")
+    p = curl(proxy, f"{nginx_files.base}/big")
+    assert p.returncode == 0, p.stderr
+    with open(os.path.join(nginx_files.files_root, "big"), "rb") as f:
+        assert hashlib.sha256(p.stdout).digest() == hashlib.sha256(f.read()).digest()
+
+
+def test_post_content_length_and_chunked(proxy, origin, tmp_path):
+    p = curl(proxy, "-d", "a=1&b=2", f"{origin.base}/echo")
+    assert p.returncode == 0, p.stderr
+    assert b'"body": "a=1&b=2"' in p.stdout
+    assert b'"POST"' in p.stdout
+    body = tmp_path / "body"
+    body.write_bytes(b"x" * 100000)
+    origin.take()
+    p = curl(proxy, "-H", "Transfer-Encoding: chunked", "--data-binary", f"@{body}", f"{origin.base}/echo")
+    assert p.returncode == 0, p.stderr
+    seen = origin.take()[0]
+    assert seen.body == b"x" * 100000
+    assert ("Transfer-Encoding", "chunked") in seen.headers
+
+
+def test_head_204_304(proxy, origin):
+    p = curl(proxy, "-I", f"{origin.base}/bytes/50")
+    assert p.returncode == 0
+    assert b"Content-Length: 50" in p.stdout
+    p = curl(proxy, "-i", f"{origin.base}/nocontent", "-w", "%{http_code}")
+    assert p.returncode == 0 and p.stdout.startswith(b"HTTP/1.1 204") and p.stdout.endswith(b"\r\n\r\n204")
+    p = curl(proxy, "-i", f"{origin.base}/notmodified", "-w", "%{http_code}")
+    assert p.returncode == 0 and p.stdout.endswith(b"\r\n\r\n304")
+
+
+def test_chunked_response_to_11_and_10_clients(proxy, origin):
+    p = curl(proxy, "-i", f"{origin.base}/chunked")
+    assert p.returncode == 0
+    assert b"Transfer-Encoding: chunked" in p.stdout
+    assert p.stdout.endswith(b"hello chunked world\n")
+    p = curl(proxy, "-0", "-i", f"{origin.base}/chunked")
+    assert p.returncode == 0
+    assert b"Transfer-Encoding" not in p.stdout
+    assert p.stdout.endswith(b"\r\n\r\nhello chunked world\n")
+
+
+def test_close_delimited_origin_is_chunked_for_11_clients(proxy, origin):
+    p = curl(proxy, "-i", f"{origin.base}/closedelim")
+    assert p.returncode == 0
+    assert b"Transfer-Encoding: chunked" in p.stdout
+    assert p.stdout.endswith(b"until close\n")
+
+
+def test_keep_alive_reuse(proxy, origin):
+    p = run(["curl", "-sv", "-x", proxy.url, f"{origin.base}/path/1", f"{origin.base}/path/2"])
+    assert p.returncode == 0
+    assert p.stdout == b"path /path/1\npath /path/2\n"
+    assert b"Re-using existing connection" in p.stderr
+
+
+def test_pipelined_requests_answered_in_order(proxy, origin):
+    reqs = b"".join(
+        f"GET {origin.base}/slow/{d} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for d in ("0.3", "0")
+    ) + f"GET {origin.base}/path/last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    out = raw_exchange(proxy.port, reqs)
+    bodies = re.findall(rb"\r\n\r\n([^H]*)", out)
+    assert out.count(b"HTTP/1.1 200 OK") == 3
+    assert out.index(b"slow done") < out.index(b"path /path/last")
+    assert out.endswith(b"path /path/last\n")
+
+
+def test_hop_by_hop_removed_via_and_xff_added(proxy, origin):
+    origin.take()
+    raw = (f"GET {origin.base}/hopbyhop HTTP/1.1\r\nHost: ignored\r\nConnection: close, X-Secret\r\nX-Secret: 1\r\n"
+           f"Keep-Alive: 300\r\nProxy-Connection: keep-alive\r\nProxy-Authorization: Basic eA==\r\nTE: trailers\r\n"
+           f"Upgrade: foo\r\nX-Forwarded-For: 10.1.1.1\r\nVia: 1.0 other\r\nX-Case-Kept: Yes\r\n\r\n").encode()
+    out = raw_exchange(proxy.port, raw)
+    seen = origin.take()[0]
+    names = [k.lower() for k, _ in seen.headers]
+    for gone in ("connection", "x-secret", "keep-alive", "proxy-connection", "proxy-authorization", "te", "upgrade"):
+        assert gone not in names, gone
+    assert ("X-Case-Kept", "Yes") in seen.headers
+    assert ("Via", "1.0 other, 1.1 swproxy") in seen.headers
+    assert ("X-Forwarded-For", "10.1.1.1, 127.0.0.1") in seen.headers
+    assert dict(seen.headers)["Host"] == f"127.0.0.1:{origin.port}"
+    head = out.split(b"\r\n\r\n")[0].decode()
+    assert "X-Drop-Me" not in head and "Keep-Alive" not in head and "Proxy-Connection" not in head
+    assert "X-Keep: yes" in head
+    assert "Via: 1.1 swproxy" in head
+    assert "Connection: close" in head
+
+
+def test_no_via_no_forwarded_for(swproxy, origin):
+    p = Proxy(swproxy, "--no-via", "--no-forwarded-for")
+    try:
+        origin.take()
+        r = curl(p, f"{origin.base}/path/x")
+        assert r.returncode == 0
+        names = [k.lower() for k, _ in origin.take()[0].headers]
+        assert "via" not in names and "x-forwarded-for" not in names
+    finally:
+        p.stop()
+
+
+def test_max_forwards(proxy, origin):
+    out = raw_exchange(proxy.port, f"OPTIONS {origin.base}/x HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n".encode())
+    assert out.startswith(b"HTTP/1.1 200 OK\r\n") and b"Allow:" in out
+    origin.take()
+    out = raw_exchange(proxy.port, f"OPTIONS {origin.base}/x HTTP/1.1\r\nHost: x\r\nMax-Forwards: 3\r\nConnection: close\r\n\r\n".encode())
+    assert out.startswith(b"HTTP/1.1 200")
+    assert ("Max-Forwards", "2") in origin.take()[0].headers
+    out = raw_exchange(proxy.port, f"TRACE {origin.base}/t HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\nX-T: 1\r\nConnection: close\r\n\r\n".encode())
+    assert b"Content-Type: message/http" in out and out.endswith(b"X-T: 1\r\nConnection: close\r\n\r\n")
+
+
+def test_loop_detection(proxy, origin):
+    origin.take()
+    out = raw_exchange(proxy.port, f"GET {origin.base}/x HTTP/1.1\r\nHost: x\r\nVia: 1.1 swproxy\r\n\r\n".encode())
+    assert out.startswith(b"HTTP/1.1 508 Loop Detected\r\n")
+    out = raw_exchange(proxy.port, f"GET {proxy.url}/x HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert out.startswith(b"HTTP/1.1 508 ")
+    assert origin.take() == []
+
+
+def test_expect_100_continue_relayed(proxy, origin):
+    s = socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
+    s.sendall(f"PUT {origin.base}/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n".encode())
+    first = s.recv(4096)
+    assert first.startswith(b"HTTP/1.1 100 Continue\r\n"), first
+    s.sendall(b"hello")
+    rest = b""
+    while b'"body": "hello"' not in rest:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    s.close()
+    assert b"HTTP/1.1 200 OK" in rest and b'"body": "hello"' in rest
+
+
+@pytest.mark.parametrize("raw,status", [
+    (b"GET /origin-form HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    (b"GET http://h/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    (b"GET http://h/ HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    (b"GET http://h/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+    (b"GET http://h/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"GET http://h/ HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(120)) + b"\r\n", 431),
+    (b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\n\r\n", 403),
+])
+def test_error_statuses_close_the_connection(proxy, raw, status):
+    out = raw_exchange(proxy.port, raw + b"GET http://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 %d " % status), out[:200]
+    assert b"Connection: close" in out.split(b"\r\n\r\n")[0]
+    assert out.count(b"HTTP/1.1") == 1  # nothing after the bad request was treated as a request
+
+
+def test_upstream_refused_is_502_and_timeout_is_504(proxy, origin):
+    p = curl(proxy, "-w", "%{http_code}", "-o", "/dev/null", f"http://127.0.0.1:{free_port()}/")
+    assert p.stdout == b"502"
+    p = curl(proxy, "-w", "%{http_code}", "-o", "/dev/null", f"{origin.base}/slow/4")
+    assert p.stdout == b"504"
+
+
+def test_upstream_drop_mid_body_truncates(proxy, origin):
+    p = curl(proxy, f"{origin.base}/drop")
+    assert p.returncode == 18  # partial file: the client sees a truncated body
+    assert len(p.stdout) == 10
+
+
+def test_client_disconnect_mid_download_frees_descriptors(proxy, nginx_files):
+    time.sleep(0.2)
+    base = proxy.fd_count()
+    for _ in range(5):
+        s = socket.create_connection(("127.0.0.1", proxy.port))
+        s.sendall(f"GET {nginx_files.base}/big HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        s.recv(1000)
+        s.close()
+    deadline = time.time() + 10
+    while time.time() < deadline and proxy.fd_count() > base:
+        time.sleep(0.1)
+    assert proxy.fd_count() <= base
+
+
+@pytest.fixture(scope="module")
+def tls_origin(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tls")
+    key, cert = d / "key.pem", d / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    from origin import Origin
+    o = Origin()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    o.socket = ctx.wrap_socket(o.socket, server_side=True)
+    yield o
+    o.stop()
+
+
+def test_connect_tunnel_to_tls_origin(swproxy, tls_origin):
+    p = Proxy(swproxy, "--connect-port", str(tls_origin.port))
+    try:
+        r = run(["curl", "-sSk", "-x", p.url, f"https://127.0.0.1:{tls_origin.port}/bytes/5000"])
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == payload(5000, "/bytes/5000")
+        r = run(["curl", "-sSk", "-p", "-x", p.url, f"https://127.0.0.1:{tls_origin.port}/path/a",
+                 f"https://127.0.0.1:{tls_origin.port}/path/b"])
+        assert r.stdout == b"path /path/a\npath /path/b\n"
+    finally:
+        p.stop()
+    assert re.search(r'"CONNECT 127\.0\.0\.1:\d+ HTTP/1\.1" 200', p.read_log())
+
+
+def test_https_absolute_form_verifies_certificates(proxy, tls_origin):
+    # The local origin's certificate is self-signed: libcurl refuses it, the client gets 502.
+    out = raw_exchange(proxy.port, f"GET https://127.0.0.1:{tls_origin.port}/x HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert out.startswith(b"HTTP/1.1 502 ")
+    assert b"TLS" in out
+
+
+def test_many_concurrent_clients(proxy, origin):
+    import asyncio
+
+    async def one(i):
+        r, w = await asyncio.open_connection("127.0.0.1", proxy.port)
+        w.write(f"GET {origin.base}/path/{i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        await w.drain()
+        data = await r.read()
+        w.close()
+        return data.endswith(f"path /path/{i}\n".encode())
+
+    async def burst():
+        return await asyncio.gather(*(one(i) for i in range(2000)), return_exceptions=True)
+
+    results = asyncio.run(burst())
+    assert sum(1 for r in results if r is True) == 2000, [r for r in results if r is not True][:3]
+
+
+def test_graceful_shutdown_finishes_in_flight(swproxy, origin):
+    p = Proxy(swproxy, "--drain-timeout", "5")
+    result = {}
+
+    def fetch():
+        result["r"] = run(["curl", "-sS", "-x", p.url, f"{origin.base}/slow/1"])
+
+    t = threading.Thread(target=fetch)
+    t.start()
+    time.sleep(0.4)
+    code = p.stop()
+    t.join()
+    assert code == 0
+    assert result["r"].stdout == b"slow done\n"
+
+
+def test_non_loopback_listen_refuses_without_allow(swproxy):
+    r = run([swproxy, "serve", "--listen", "0.0.0.0:0"], timeout=10)
+    assert r.returncode == 2
+    assert b"--allow 0.0.0.0/0" in r.stderr
+
+
+def test_denied_client_gets_403(swproxy, origin):
+    p = Proxy(swproxy, "--deny", "127.0.0.0/8")
+    try:
+        out = raw_exchange(p.port, f"GET {origin.base}/x HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert out.startswith(b"HTTP/1.1 403 ")
+    finally:
+        p.stop()
