@@ -293,3 +293,72 @@ def test_denied_client_gets_403(swproxy, origin):
         assert out.startswith(b"HTTP/1.1 403 ")
     finally:
         p.stop()
+
+
+def test_header_timeout_and_idle_timeout(swproxy, origin):
+    p = Proxy(swproxy, "--header-timeout", "0.5", "--idle-timeout", "0.5")
+    try:
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+        s.sendall(b"GET http://127.0.0.1/ HTTP/1.1\r\nHost: x\r\n")  # never finished
+        got = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+        assert got.startswith(b"HTTP/1.1 408 ")
+        # A kept-alive connection with nothing more to say is closed after the idle timeout, without a response.
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+        s.sendall(f"GET {origin.base}/path/k HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        got = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+        assert got.startswith(b"HTTP/1.1 200 OK") and got.endswith(b"path /path/k\n")
+    finally:
+        p.stop()
+
+
+def test_json_access_log_to_file(swproxy, origin, tmp_path):
+    log = tmp_path / "access.log"
+    p = Proxy(swproxy, "--access-log", str(log), "--log-format", "json")
+    try:
+        curl(p, f"{origin.base}/bytes/123")
+        curl(p, f"http://127.0.0.1:{free_port()}/")
+    finally:
+        p.stop()
+    import json
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines[0]["method"] == "GET" and lines[0]["status"] == 200 and lines[0]["bytes_out"] == 123
+    assert lines[0]["upstream"] == "127.0.0.1" and lines[0]["error"] is None and lines[0]["client"] == "127.0.0.1"
+    assert lines[1]["status"] == 502 and lines[1]["error"] == "upstream-connect"
+    for key in ("time", "target", "bytes_in", "duration_ms"):
+        assert key in lines[0]
+
+
+def test_ipv6_listener(swproxy, origin):
+    port = free_port()
+    p = subprocess.Popen([swproxy, "serve", "--listen", f"[::1]:{port}", "--quiet"], stderr=subprocess.PIPE)
+    try:
+        from conftest import wait_port
+        assert wait_port(port, host="::1")
+        r = run(["curl", "-sS", "-x", f"http://[::1]:{port}", f"{origin.base}/path/v6"])
+        assert r.stdout == b"path /path/v6\n"
+    finally:
+        p.terminate()
+        p.wait(10)
+
+
+def test_quiet_writes_no_log_and_default_listen_line(swproxy, origin):
+    p = Proxy(swproxy, "--quiet")
+    try:
+        curl(p, f"{origin.base}/path/q")
+    finally:
+        p.stop()
+    log = p.read_log()
+    assert "listening on 127.0.0.1:" in log
+    assert "/path/q" not in log
