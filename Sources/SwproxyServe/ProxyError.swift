@@ -36,6 +36,7 @@ struct ProxyError: Error, Equatable {
         }
     }
 
+    static let bodyTooLarge = ProxyError(status: 413, message: "request body too large", logReason: "body-too-large")
     static let readTimeout = ProxyError(status: 504, message: "upstream sent nothing in time", logReason: "upstream-timeout")
 
     /// The complete response: status line, `Content-Type: text/plain`, `Content-Length`, `Connection: close`.

@@ -39,6 +39,8 @@ final class ProxyExchange: TransferDelegate {
     private var bodyDecoder: ChunkedDecoder?
     private var decoded = ByteBuffer()
     private var bodyDone = true
+    /// A chunked body grew past --max-body-size: the transfer was aborted for that.
+    private var bodyTooLarge = false
     // Upstream read timeout
     private var lastActivity: UInt64
     private var readTimer: TimerID?
@@ -147,6 +149,11 @@ final class ProxyExchange: TransferDelegate {
                     keepAlive = false
                     return .abort
                 }
+            }
+            if let max = config.maxBodySize, UInt64(bytesIn) + UInt64(decoded.readableBytes) > max {
+                bodyTooLarge = true
+                keepAlive = false
+                return .abort
             }
             if !decoded.isEmpty {
                 let n = min(buffer.count, decoded.readableBytes)
@@ -307,6 +314,10 @@ final class ProxyExchange: TransferDelegate {
             connection.log(head: head, status: status, bytesOut: bytesOut, error: nil, bytesIn: bytesIn,
                            upstream: upstream, started: started)
             connection.exchangeFinished(keepAlive: keepAlive)
+            return
+        }
+        if bodyTooLarge && !responseStarted {
+            fail(.bodyTooLarge)
             return
         }
         if responseStarted {

@@ -30,6 +30,8 @@ public struct ServeConfiguration: Sendable {
     public var accessLogPath: String?  // nil = stderr
     public var quiet = false
     public var logFormat = LogFormat.combined
+    /// Largest request body accepted, in bytes; nil = no limit.
+    public var maxBodySize: UInt64?
     public var allow: [CIDR] = []
     public var deny: [CIDR] = []
 

@@ -44,6 +44,10 @@ struct ServeCommand: ParsableCommand {
             c.deny.append(r)
         }
         c.limits.headerBytes = access.maxHeaderSize
+        if let m = access.maxBodySize {
+            guard m >= 0 else { throw ValidationError("--max-body-size must be 0 or more") }
+            c.maxBodySize = UInt64(m)
+        }
         c.headerTimeout = timeouts.headerTimeout
         c.idleTimeout = timeouts.idleTimeout
         c.connectTimeout = timeouts.connectTimeout
@@ -83,6 +87,9 @@ struct ServeAccessOptions: ParsableArguments {
     @Option(name: .customLong("connect-port"),
             help: ArgumentHelp("Port CONNECT may reach, repeatable (default: 443).", valueName: "port"))
     var connectPort: [Int] = []
+
+    @Option(name: .customLong("max-body-size"), help: ArgumentHelp("Largest request body in bytes (default: no limit).", valueName: "bytes"))
+    var maxBodySize: Int?
 
     @Option(name: .customLong("max-header-size"), help: ArgumentHelp("Largest request header section in bytes.", valueName: "bytes"))
     var maxHeaderSize = 65536

@@ -15,6 +15,9 @@ struct Policy {
         if case .authority(_, let port) = head.target, !config.connectPorts.contains(port) {
             return .forbiddenPort
         }
+        if let max = config.maxBodySize, case .contentLength(let n) = head.framing, n > max {
+            return .bodyTooLarge
+        }
         return nil
     }
 
