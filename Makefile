@@ -91,8 +91,9 @@ MAN_DATE ?= 2026-11-25
 man: debug
 	$(SWIFT) package --allow-writing-to-package-directory generate-manual --multi-page --date $(MAN_DATE) --output-directory man
 	mv man/swproxy.fetch.1 man/swproxy-fetch.1
+	mv man/swproxy.serve.1 man/swproxy-serve.1
 	rm -f man/swproxy.help.1
-	sed -i 's/^\.Xr swproxy\.fetch 1/.Xr swproxy-fetch 1/' man/swproxy.1
+	sed -i 's/^\.Xr swproxy\.\(fetch\|serve\) 1/.Xr swproxy-\1 1/' man/swproxy.1
 
 completions: debug
 	$(DEBUG_BIN) --generate-completion-script bash > completions/swproxy.bash

@@ -173,13 +173,13 @@ _swproxy() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    fetch|help)
+    fetch|serve|help)
         # Offer subcommand argument completions
         "_swproxy_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'fetch help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'fetch serve help' -- "${cur}"))
         ;;
     esac
 }
@@ -290,6 +290,67 @@ _swproxy_fetch() {
         return
         ;;
     '--capath')
+        return
+        ;;
+    esac
+}
+
+_swproxy_serve() {
+    repeating_flags=()
+    non_repeating_flags=(--quiet --no-via --no-forwarded-for --version -h --help)
+    repeating_options=(--listen --allow --deny --connect-port)
+    non_repeating_options=(--port --threads --max-body-size --max-header-size --header-timeout --idle-timeout --connect-timeout --read-timeout --drain-timeout --access-log --log-format --via-name)
+    __swproxy_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--listen')
+        return
+        ;;
+    '--port')
+        return
+        ;;
+    '--threads')
+        return
+        ;;
+    '--allow')
+        return
+        ;;
+    '--deny')
+        return
+        ;;
+    '--connect-port')
+        return
+        ;;
+    '--max-body-size')
+        return
+        ;;
+    '--max-header-size')
+        return
+        ;;
+    '--header-timeout')
+        return
+        ;;
+    '--idle-timeout')
+        return
+        ;;
+    '--connect-timeout')
+        return
+        ;;
+    '--read-timeout')
+        return
+        ;;
+    '--drain-timeout')
+        return
+        ;;
+    '--access-log')
+        return
+        ;;
+    '--log-format')
+        __swproxy_add_completions -W 'combined'$'\n''common'$'\n''json'
+        return
+        ;;
+    '--via-name')
         return
         ;;
     esac
