@@ -93,7 +93,7 @@ man: debug
 	mv man/swproxy.fetch.1 man/swproxy-fetch.1
 	mv man/swproxy.serve.1 man/swproxy-serve.1
 	rm -f man/swproxy.help.1
-	sed -i 's/^\.Xr swproxy\.\(fetch\|serve\) 1/.Xr swproxy-\1 1/' man/swproxy.1
+	sed -i -e 's/^\.Xr swproxy\.\(fetch\|serve\) 1/.Xr swproxy-\1 1/' -e '/^\.Xr swproxy\.help 1/d' man/swproxy.1
 
 completions: debug
 	$(DEBUG_BIN) --generate-completion-script bash > completions/swproxy.bash
