@@ -7,7 +7,7 @@ SWIFT ?= swift
 CONFIG ?= release
 BIN_DIR := .build/$(CONFIG)
 DEBUG_BIN := .build/debug/swproxy
-APT_PACKAGES := libcurl4-openssl-dev pkg-config curl nginx-light python3 libcurl4-doc
+APT_PACKAGES := libcurl4-openssl-dev libcrypt-dev pkg-config curl nginx-light python3 libcurl4-doc
 SERVE_ARGS ?=
 
 SHELL := /bin/bash
@@ -25,7 +25,7 @@ debug: deps-build
 
 # Only what building needs.
 deps-build:
-	@missing=""; for p in libcurl4-openssl-dev pkg-config; do \
+	@missing=""; for p in libcurl4-openssl-dev libcrypt-dev pkg-config; do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

@@ -25,6 +25,8 @@
 #include <netdb.h>
 #include <unistd.h>
 #include <time.h>
+#include <crypt.h>
+#include <sys/resource.h>
 
 // MARK: easy handle options
 
@@ -141,6 +143,23 @@ static inline double ccurl_wallclock(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/// crypt_rn into a caller's buffer (thread-safe; NULL on failure). For htpasswd bcrypt and sha-crypt hashes.
+static inline const char *ccurl_crypt(const char *key, const char *setting, void *data, int size) {
+    return crypt_rn(key, setting, data, size);
+}
+static inline int ccurl_crypt_data_size(void) { return (int)sizeof(struct crypt_data); }
+
+/// Raises the soft limit on open files to the hard limit; returns the new soft limit.
+static inline long ccurl_raise_nofile(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return (long)rl.rlim_cur;
 }
 
 #endif

@@ -1,4 +1,5 @@
 internal import CCurl
+import Glibc
 
 /// What the write path does with a piece of response body.
 public enum BodyDisposition {
@@ -55,6 +56,10 @@ public final class Transfer {
     var keepAfterCompletion = false
     public private(set) var receivePaused = false
     public private(set) var sendPaused = false
+    /// Decides, per address libcurl is about to connect to (IPv4: 4 bytes, IPv6: 16), whether it may.
+    private var addressFilter: (([UInt8]) -> Bool)?
+    /// Set when `addressFilter` refused an address (the transfer then fails with CURLE_COULDNT_CONNECT).
+    public private(set) var addressRefused = false
 
     /// - Parameters:
     ///   - upload: route the request body through `transferNeedsBody` (`CURLOPT_READFUNCTION`).
@@ -91,6 +96,36 @@ public final class Transfer {
                 return 0
             }
             _ = ccurl_easy_setopt_long(h, CURLOPT_VERBOSE, 1)
+        }
+    }
+
+    /// Checks every address libcurl connects to (after its own resolving: DNS rebinding cannot get past it),
+    /// through `CURLOPT_OPENSOCKETFUNCTION`.
+    public func setAddressFilter(_ filter: @escaping ([UInt8]) -> Bool) {
+        addressFilter = filter
+        let h = easy.raw
+        _ = ccurl_easy_setopt_ptr(h, CURLOPT_OPENSOCKETDATA, Unmanaged.passUnretained(self).toOpaque())
+        _ = ccurl_easy_setopt_opensocket_cb(h) { ud, purpose, address in
+            let t = Transfer.from(ud)
+            guard let a = address else { return ccurl_socket_bad() }
+            let family = a.pointee.family
+            // libcurl's storage behind `addr` is large enough for sockaddr_in6.
+            let sa = UnsafeRawPointer(a) + MemoryLayout<curl_sockaddr>.offset(of: \curl_sockaddr.addr)!
+            let bytes: [UInt8]
+            if family == AF_INET {
+                let sin = sa.loadUnaligned(as: sockaddr_in.self)
+                bytes = withUnsafeBytes(of: sin.sin_addr) { Array($0) }
+            } else if family == AF_INET6 {
+                let sin6 = sa.loadUnaligned(as: sockaddr_in6.self)
+                bytes = withUnsafeBytes(of: sin6.sin6_addr) { Array($0) }
+            } else {
+                bytes = []
+            }
+            if let f = t.addressFilter, !f(bytes) {
+                t.addressRefused = true
+                return ccurl_socket_bad()
+            }
+            return socket(family, a.pointee.socktype | Int32(SOCK_CLOEXEC.rawValue), a.pointee.protocol)
         }
     }
 

@@ -36,6 +36,12 @@ struct ProxyError: Error, Equatable {
         }
     }
 
+    static let authRequired = ProxyError(
+        status: 407, message: "proxy authentication required", logReason: "auth",
+        extraFields: [HeaderField("Proxy-Authenticate", "Basic realm=\"swproxy\"")])
+    static let hostDenied = ProxyError(status: 403, message: "destination host not allowed", logReason: "host-denied")
+    static let destinationDenied = ProxyError(
+        status: 403, message: "destination address not allowed", logReason: "destination-denied")
     static let bodyTooLarge = ProxyError(status: 413, message: "request body too large", logReason: "body-too-large")
     static let readTimeout = ProxyError(status: 504, message: "upstream sent nothing in time", logReason: "upstream-timeout")
 

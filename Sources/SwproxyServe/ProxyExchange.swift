@@ -41,6 +41,8 @@ final class ProxyExchange: TransferDelegate {
     private var bodyDone = true
     /// A chunked body grew past --max-body-size: the transfer was aborted for that.
     private var bodyTooLarge = false
+    /// The client's chunked body was malformed: the transfer was aborted for that.
+    private var bodyInvalid: HTTPError?
     // Upstream read timeout
     private var lastActivity: UInt64
     private var readTimer: TimerID?
@@ -73,6 +75,7 @@ final class ProxyExchange: TransferDelegate {
         }
         let t = Transfer(easy: easy, delegate: self, upload: hasBody)
         transfer = t
+        if let filter = connection.worker.policy.destinationFilter { t.setAddressFilter(filter) }
         easy.set(.url, "\(scheme)://\(host):\(port)/")
         easy.set(.requestTarget, pathAndQuery)
         easy.set(.proxy, "")  // never a proxy from the environment
@@ -147,6 +150,7 @@ final class ProxyExchange: TransferDelegate {
                     if bodyDecoder!.isDone { bodyDone = true }
                 } catch {
                     keepAlive = false
+                    bodyInvalid = error as? HTTPError ?? HTTPError(400, "invalid chunked body")
                     return .abort
                 }
             }
@@ -302,6 +306,7 @@ final class ProxyExchange: TransferDelegate {
     func transferCompleted(_ t: Transfer, _ code: CurlCode) {
         let upstream = t.easy.info(.primaryIP)
         let detail = t.easy.errorMessage(for: code)
+        let refused = t.addressRefused
         t.easy.close()
         transfer = nil
         cancelReadTimer()
@@ -318,6 +323,15 @@ final class ProxyExchange: TransferDelegate {
         }
         if bodyTooLarge && !responseStarted {
             fail(.bodyTooLarge)
+            return
+        }
+        if let e = bodyInvalid {
+            // Whatever the origin answered, this connection cannot be trusted any more.
+            if responseStarted { connection.close() } else { fail(ProxyError.from(e)) }
+            return
+        }
+        if refused && !responseStarted {
+            fail(.destinationDenied)
             return
         }
         if responseStarted {

@@ -15,6 +15,7 @@ public enum ProxyServer {
             return 2
         }
         signal(SIGPIPE, SIG_IGN)
+        _ = raiseOpenFileLimit()
         CurlGlobal.initialise()
 
         // Bind everything first; with port 0 the first bind picks the port the others share.

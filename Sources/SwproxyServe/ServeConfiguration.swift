@@ -19,6 +19,10 @@ public struct ServeConfiguration: Sendable {
     public var drainTimeout = 10.0
     /// How long a closing connection keeps reading (and discarding) so its last response is not reset.
     public var lingerTimeout = 2.0
+    /// After EMFILE, when to look at the listeners again if no connection of ours closed meanwhile.
+    public var acceptRetryDelay = 0.1
+    /// Client connections open at once, across all loops; more wait in the listen backlog.
+    public var maxConnections = 10_000
     public var limits = HeadLimits()
     /// Per-connection buffer watermarks: above `highWatermark` the producer pauses, below `lowWatermark` it
     /// resumes.
@@ -34,6 +38,10 @@ public struct ServeConfiguration: Sendable {
     public var maxBodySize: UInt64?
     public var allow: [CIDR] = []
     public var deny: [CIDR] = []
+    public var auth = ProxyAuth()
+    public var allowHosts: [String] = []
+    public var denyHosts: [String] = []
+    public var blockPrivate = false
 
     public init() {}
 
@@ -42,6 +50,7 @@ public struct ServeConfiguration: Sendable {
         var problems: [String] = []
         if listen.isEmpty { problems.append("nothing to listen on") }
         if threads < 1 { problems.append("--threads must be at least 1") }
+        if maxConnections < 1 { problems.append("--max-connections must be at least 1") }
         for (name, v) in [("--header-timeout", headerTimeout), ("--idle-timeout", idleTimeout),
                           ("--connect-timeout", connectTimeout), ("--read-timeout", readTimeout),
                           ("--drain-timeout", drainTimeout)] where !(v > 0) {
@@ -50,11 +59,11 @@ public struct ServeConfiguration: Sendable {
         for p in connectPorts where p < 1 || p > 65535 { problems.append("--connect-port \(p) is not a port") }
         if lowWatermark > highWatermark { problems.append("the low watermark is above the high one") }
         // An open proxy is found and abused within hours: a non-loopback listener needs a decision.
-        if allow.isEmpty, let open = listen.first(where: { !$0.isLoopback }) {
+        if allow.isEmpty && !auth.isEnabled, let open = listen.first(where: { !$0.isLoopback }) {
             problems.append(
-                "refusing to listen on \(open) without --allow: that would be an open proxy. "
-                    + "Name the clients that may use it (--allow 192.168.1.0/24), or open it to everyone on purpose "
-                    + "with --allow 0.0.0.0/0 --allow ::/0")
+                "refusing to listen on \(open) without --allow or --auth: that would be an open proxy. "
+                    + "Name the clients that may use it (--allow 192.168.1.0/24), require credentials (--auth USER:PASS), "
+                    + "or open it to everyone on purpose with --allow 0.0.0.0/0 --allow ::/0")
         }
         return problems
     }

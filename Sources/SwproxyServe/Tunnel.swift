@@ -43,6 +43,7 @@ final class Tunnel: TransferDelegate {
         let easy = EasyHandle()
         let t = Transfer(easy: easy, delegate: self)
         transfer = t
+        if let filter = connection.worker.policy.destinationFilter { t.setAddressFilter(filter) }
         easy.set(.url, "http://\(host):\(port)/")
         easy.set(.connectOnly, true)
         easy.set(.proxy, "")
@@ -62,9 +63,11 @@ final class Tunnel: TransferDelegate {
         let driver = connection.worker.driver
         guard code == .ok else {
             let detail = t.easy.errorMessage(for: code)
+            let refused = t.addressRefused
             driver.cancel(t)
             transfer = nil
-            connection.fail(ProxyError.upstream(code, detail), method: head.method, target: head.rawTarget)
+            connection.fail(refused ? .destinationDenied : ProxyError.upstream(code, detail), method: head.method,
+                            target: head.rawTarget)
             return
         }
         upstreamAddress = t.easy.info(.primaryIP)

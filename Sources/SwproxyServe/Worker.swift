@@ -41,6 +41,11 @@ final class Worker {
 
     private func acceptAll(_ fd: Int32) {
         while !draining {
+            if connections.count >= connectionLimit {
+                // Full: leave new connections in the kernel's backlog until one of ours closes.
+                pauseAccepting()
+                return
+            }
             let r: Socket.AcceptResult
             do { r = try Socket.accept(fd) } catch { return }
             switch r {
@@ -57,7 +62,17 @@ final class Worker {
                 } catch {
                     Socket.close(c)
                 }
-            case .wouldBlock, .outOfDescriptors:
+            case .wouldBlock:
+                return
+            case .outOfDescriptors:
+                // Level-triggered epoll would wake us again at once: stop watching the listeners until a
+                // descriptor is freed (a connection closes, or a short timer for libcurl's sockets).
+                if !loggedOutOfDescriptors {
+                    loggedOutOfDescriptors = true
+                    ProxyServer.printError("swproxy serve: out of file descriptors; pausing accept until one is freed")
+                }
+                pauseAccepting()
+                loop.schedule(after: config.acceptRetryDelay) { [weak self] in self?.resumeAccepting() }
                 return
             case .retry:
                 continue
@@ -65,9 +80,31 @@ final class Worker {
         }
     }
 
+    private var acceptPaused = false
+    private var loggedOutOfDescriptors = false
+
+    /// This loop's share of --max-connections.
+    var connectionLimit: Int { max(1, config.maxConnections / config.threads) }
+
+    private func pauseAccepting() {
+        guard !acceptPaused else { return }
+        acceptPaused = true
+        for l in listeners { loop.modify(l.id, interest: []) }
+    }
+
+    private func resumeAccepting() {
+        guard acceptPaused, !draining else { return }
+        acceptPaused = false
+        for l in listeners {
+            loop.modify(l.id, interest: .readable)
+            acceptAll(l.fd)
+        }
+    }
+
     func connectionClosed(_ c: ClientConnection) {
         connections.removeValue(forKey: ObjectIdentifier(c))
         if draining && connections.isEmpty { loop.stop() }
+        if acceptPaused { loop.deferToNextTurn { [weak self] in self?.resumeAccepting() } }
     }
 
     /// Stops accepting, closes idle connections, lets the others finish for up to the drain timeout.

@@ -43,7 +43,19 @@ struct ServeCommand: ParsableCommand {
             guard let r = CIDR(d) else { throw ValidationError("--deny \(d): expected an address or CIDR (10.0.0.0/8)") }
             c.deny.append(r)
         }
+        for a in access.auth {
+            do { try c.auth.add(userPass: a) } catch { throw ValidationError(error.description) }
+        }
+        for f in access.authFile {
+            let text: String
+            do { text = try readTextFile(f) } catch { throw ValidationError("--auth-file \(f): \(error)") }
+            do { try c.auth.addHtpasswd(text, file: f) } catch { throw ValidationError(error.description) }
+        }
+        c.allowHosts = access.allowHost
+        c.denyHosts = access.denyHost
+        c.blockPrivate = access.blockPrivate
         c.limits.headerBytes = access.maxHeaderSize
+        c.maxConnections = access.maxConnections
         if let m = access.maxBodySize {
             guard m >= 0 else { throw ValidationError("--max-body-size must be 0 or more") }
             c.maxBodySize = UInt64(m)
@@ -84,9 +96,33 @@ struct ServeAccessOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Clients refused (CIDR, repeatable; wins over --allow).", valueName: "cidr"))
     var deny: [String] = []
 
+    @Option(help: ArgumentHelp("Require proxy credentials USER:PASS (repeatable; answers 407 without them).",
+                               valueName: "user:pass"))
+    var auth: [String] = []
+
+    @Option(name: .customLong("auth-file"),
+            help: ArgumentHelp("htpasswd file with bcrypt ($2y$) or sha-crypt ($5$/$6$) hashes.", valueName: "file"))
+    var authFile: [String] = []
+
+    @Option(name: .customLong("allow-host"),
+            help: ArgumentHelp("Destination hosts allowed (example.com, *.example.com; repeatable).", valueName: "pattern"))
+    var allowHost: [String] = []
+
+    @Option(name: .customLong("deny-host"),
+            help: ArgumentHelp("Destination hosts refused (wins over --allow-host; repeatable).", valueName: "pattern"))
+    var denyHost: [String] = []
+
+    @Flag(name: .customLong("block-private"),
+          help: "Refuse destinations that resolve to loopback, private, link-local, CGNAT, multicast or unspecified addresses.")
+    var blockPrivate = false
+
     @Option(name: .customLong("connect-port"),
             help: ArgumentHelp("Port CONNECT may reach, repeatable (default: 443).", valueName: "port"))
     var connectPort: [Int] = []
+
+    @Option(name: .customLong("max-connections"),
+            help: ArgumentHelp("Client connections open at once; more wait in the backlog.", valueName: "n"))
+    var maxConnections = 10_000
 
     @Option(name: .customLong("max-body-size"), help: ArgumentHelp("Largest request body in bytes (default: no limit).", valueName: "bytes"))
     var maxBodySize: Int?

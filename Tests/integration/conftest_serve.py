@@ -52,18 +52,27 @@ class Proxy:
 
 def raw_exchange(port, data, read_until_close=True, timeout=5.0):
     """Sends raw bytes to the proxy and returns everything it answers until it closes (or times out)."""
+    return raw_exchange_closed(port, data, read_until_close, timeout)[0]
+
+
+def raw_exchange_closed(port, data, read_until_close=True, timeout=5.0):
+    """Like raw_exchange; also tells whether the proxy closed the connection (rather than the wait timing out)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(data)
     out = b""
+    closed = False
     try:
         while True:
             chunk = s.recv(65536)
             if not chunk:
+                closed = True
                 break
             out += chunk
             if not read_until_close and b"\r\n\r\n" in out:
                 break
     except socket.timeout:
         pass
+    except ConnectionResetError:
+        closed = True
     s.close()
-    return out
+    return out, closed

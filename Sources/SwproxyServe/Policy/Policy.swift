@@ -1,16 +1,32 @@
 import SwproxyHTTP
 import SwproxyLoop
 
-/// The checks a request passes before anything is forwarded, composed in one place. Each is a small pure
-/// predicate: loop detection, CONNECT ports; local answers for `Max-Forwards: 0`.
-struct Policy {
+/// The checks a request passes before anything is forwarded, composed in one place and in this order:
+/// client address (at accept, `ClientAccess`) → request head (the parser) → proxy auth → loop detection →
+/// host rules → CONNECT port → body size → destination address (at connect time, `PrivateAddress`).
+/// Each check is a small pure predicate; this type only composes them. One per loop (it caches successful
+/// password checks, since bcrypt is deliberately slow).
+final class Policy {
     let config: ServeConfiguration
+    private let hosts: HostRules
+    private var verified: Set<String> = []
+
+    init(config: ServeConfiguration) {
+        self.config = config
+        hosts = HostRules(allow: config.allowHosts, deny: config.denyHosts)
+    }
 
     func check(_ head: RequestHead, client: SocketAddress?) -> ProxyError? {
+        if config.auth.isEnabled && !authenticated(head.field("proxy-authorization")) {
+            return .authRequired
+        }
         if LoopDetection.viaHasOwnToken(head.fields("via"), name: config.viaName)
             || LoopDetection.targetsOwnListener(head.target, listen: config.listen)
         {
             return .loop
+        }
+        if !hosts.isEmpty, let host = Policy.host(of: head.target), !hosts.permits(host) {
+            return .hostDenied
         }
         if case .authority(_, let port) = head.target, !config.connectPorts.contains(port) {
             return .forbiddenPort
@@ -19,6 +35,29 @@ struct Policy {
             return .bodyTooLarge
         }
         return nil
+    }
+
+    /// The address check libcurl runs on every address it is about to connect to, or nil for none.
+    var destinationFilter: (([UInt8]) -> Bool)? {
+        config.blockPrivate ? { !PrivateAddress.isBlocked($0) } : nil
+    }
+
+    private func authenticated(_ header: String?) -> Bool {
+        guard let h = header else { return false }
+        if verified.contains(h) { return true }
+        guard config.auth.verify(h) else { return false }
+        if verified.count >= 1024 { verified.removeAll() }
+        verified.insert(h)
+        return true
+    }
+
+    static func host(of target: RequestTarget) -> String? {
+        switch target {
+        case .absolute(_, let h, _, _), .authority(let h, _):
+            return h.hasPrefix("[") ? String(h.dropFirst().dropLast()) : h
+        default:
+            return nil
+        }
     }
 
     /// `OPTIONS`/`TRACE` with `Max-Forwards: 0` are answered by the proxy itself (RFC 9110 §7.6.2).

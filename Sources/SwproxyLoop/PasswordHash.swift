@@ -1,0 +1,34 @@
+internal import CCurl
+
+/// Password hashing through libcrypt's `crypt_rn` (bcrypt `$2y$`/`$2b$`, sha-crypt `$5$`/`$6$`).
+public enum PasswordHash {
+    /// Whether `hash` names a scheme swproxy accepts in an htpasswd file.
+    public static func isSupported(_ hash: String) -> Bool {
+        ["$2y$", "$2b$", "$2a$", "$5$", "$6$"].contains { hash.hasPrefix($0) }
+    }
+
+    /// Hashes `password` with the salt and parameters of `hash` and compares in constant time.
+    public static func verify(_ password: String, against hash: String) -> Bool {
+        let size = Int(ccurl_crypt_data_size())
+        let data = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        defer { data.deallocate() }
+        data.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        guard let out = ccurl_crypt(password, hash, data, Int32(size)) else { return false }
+        let computed = String(cString: out)
+        return constantTimeEqual(Array(computed.utf8), Array(hash.utf8))
+    }
+
+    /// Compares without an early exit, so the time taken does not tell how much matched.
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for i in 0..<max(a.count, b.count) {
+            let x = i < a.count ? a[i] : 0
+            let y = i < b.count ? b[i] : 0
+            diff |= x ^ y
+        }
+        return diff == 0
+    }
+}
+
+/// Raises the soft open-file limit to the hard one (a proxy holds two descriptors per proxied request).
+public func raiseOpenFileLimit() -> Int { Int(ccurl_raise_nofile()) }
