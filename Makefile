@@ -13,7 +13,7 @@ SERVE_ARGS ?=
 SHELL := /bin/bash
 export SWIFT_BACKTRACE ?= enable=no
 
-.PHONY: all build debug deps deps-build test unit integration serve install uninstall clean fetch-bench man completions
+.PHONY: all build debug deps deps-build test unit integration serve install uninstall clean fetch-bench man completions fuzz
 
 all: build
 
@@ -46,6 +46,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	SWPROXY_BIN=$(CURDIR)/$(DEBUG_BIN) python3 -m pytest -q -p no:cacheprovider Tests/integration
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60
 
 unit: deps-build
 	$(SWIFT) build --build-tests
@@ -99,3 +100,14 @@ completions: debug
 	$(DEBUG_BIN) --generate-completion-script bash > completions/swproxy.bash
 	$(DEBUG_BIN) --generate-completion-script zsh > completions/_swproxy
 	$(DEBUG_BIN) --generate-completion-script fish > completions/swproxy.fish
+
+# libFuzzer over the request-head parser and the chunked decoder. FUZZ_SECONDS=60 (CI) by default; the
+# corpus grows in .build-fuzz/corpus, crashes land in .build-fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_BIN := .build-fuzz/fuzz-http
+fuzz: deps-build
+	mkdir -p .build-fuzz/corpus
+	swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name SwproxyHTTPFuzz \
+	  Sources/SwproxyHTTP/*.swift Fuzz/FuzzMain.swift -o $(FUZZ_BIN)
+	SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -dict=Fuzz/http.dict \
+	  -max_len=4096 -print_final_stats=1 -artifact_prefix=.build-fuzz/ .build-fuzz/corpus Fuzz/corpus
