@@ -117,6 +117,8 @@ def nginx_files(tmp_path_factory):
     for i in range(1000):
         (root / "f" / str(i)).write_bytes((f"file {i:04d} ".encode() * 410)[:4096])
     (root / "big").write_bytes(os.urandom(3 << 20))
+    with open(root / "huge", "wb") as f:  # sparse: a download that cannot finish into socket buffers
+        f.truncate(1 << 30)
     os.chmod(root, 0o755)
     n = Nginx(str(root))
     n.files_root = str(root)

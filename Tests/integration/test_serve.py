@@ -201,7 +201,7 @@ def test_client_disconnect_mid_download_frees_descriptors(proxy, nginx_files):
     base = proxy.fd_count()
     for _ in range(5):
         s = socket.create_connection(("127.0.0.1", proxy.port))
-        s.sendall(f"GET {nginx_files.base}/big HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        s.sendall(f"GET {nginx_files.base}/huge HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         s.recv(1000)
         s.close()
     deadline = time.time() + 10
