@@ -145,6 +145,11 @@ static inline double ccurl_wallclock(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/// Relaxed atomic counters: per-loop metrics are written by their loop only and read by the scraper, so
+/// relaxed ordering is enough and nothing on the hot path takes a lock.
+static inline void ccurl_atomic_add(long *p, long v) { __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+static inline long ccurl_atomic_load(const long *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+
 /// crypt_rn into a caller's buffer (thread-safe; NULL on failure). For htpasswd bcrypt and sha-crypt hashes.
 static inline const char *ccurl_crypt(const char *key, const char *setting, void *data, int size) {
     return crypt_rn(key, setting, data, size);

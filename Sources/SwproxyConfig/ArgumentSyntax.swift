@@ -108,6 +108,11 @@ public struct ArgumentNormalizer {
 
     /// Turns a config file into argument tokens, in canonical form.
     public func expandConfig(_ path: String, depth: Int) throws(ArgumentError) -> [String] {
+        try configEntries(path, depth: depth).flatMap(\.tokens)
+    }
+
+    /// A config file's options, each as canonical tokens with the line it came from.
+    public func configEntries(_ path: String, depth: Int = 0) throws(ArgumentError) -> [(line: Int, tokens: [String])] {
         guard depth < 8 else { throw ArgumentError("\(path): config files nest too deeply") }
         let text: String
         do { text = try readFile(path) } catch {
@@ -115,7 +120,7 @@ public struct ArgumentNormalizer {
         }
         let entries: [ConfigFile.Entry]
         do { entries = try ConfigFile.parse(text, file: path) } catch { throw ArgumentError(error.description) }
-        var tokens: [String] = []
+        var out: [(Int, [String])] = []
         for e in entries {
             var name = e.name
             if name.hasPrefix("-") && name.count == 2, let long = syntax.shortNames[name.last!] {
@@ -126,20 +131,58 @@ public struct ArgumentNormalizer {
                     throw ArgumentError("\(path):\(e.line): option '\(name)' requires a value")
                 }
                 if name == syntax.configOption {
-                    tokens += try expandConfig(v, depth: depth + 1)
+                    out += try configEntries(v, depth: depth + 1)
                 } else {
-                    tokens += ["--\(name)", v]
+                    out.append((e.line, ["--\(name)", v]))
                 }
             } else if syntax.known.contains(name) {
                 if let v = e.value, !["", "on", "true", "yes", "1"].contains(v.lowercased()) {
                     throw ArgumentError("\(path):\(e.line): option '\(name)' takes no value")
                 }
-                tokens.append("--\(name)")
+                out.append((e.line, ["--\(name)"]))
             } else {
                 throw ArgumentError("\(path):\(e.line): unknown option '\(name)'")
             }
         }
-        return tokens
+        return out
+    }
+
+    /// For commands whose command line overrides their config file (serve): the file's options first, then
+    /// the command line's, and every option the command line names is dropped from the file's (so a
+    /// repeatable option given on the command line replaces the file's list instead of adding to it).
+    /// `check` sees each file entry on its own, to report bad values as `FILE:LINE: message`.
+    public func configThenCommandLine(_ args: [String], check: ([String]) throws -> Void) throws(ArgumentError)
+        -> [String]
+    {
+        var plain = syntax
+        plain.configOption = nil
+        let cli = try ArgumentNormalizer(syntax: plain, readFile: readFile).normalize(args)
+        guard let configName = syntax.configOption else { return cli }
+        var paths: [String] = []
+        var rest: [String] = []
+        var i = 0
+        while i < cli.count {
+            if cli[i] == "--" {
+                rest += cli[i...]
+                break
+            }
+            if cli[i] == "--\(configName)", i + 1 < cli.count {
+                paths.append(cli[i + 1])
+                i += 2
+                continue
+            }
+            rest.append(cli[i])
+            i += 1
+        }
+        let overridden = Set(syntax.ordered(rest, names: syntax.known).map(\.name))
+        var fileTokens: [String] = []
+        for path in paths {
+            for (line, tokens) in try configEntries(path) {
+                do { try check(tokens) } catch { throw ArgumentError("\(path):\(line): \(error)") }
+                if !overridden.contains(String(tokens[0].dropFirst(2))) { fileTokens += tokens }
+            }
+        }
+        return fileTokens + rest
     }
 }
 

@@ -158,6 +158,7 @@ final class ClientConnection {
         worker.accessLog.write(AccessLog.Entry(
             client: peerHost, method: method, target: target, version: version, status: e.status, bytesIn: 0,
             bytesOut: 0, durationMs: 0, error: e.logReason))
+        worker.record(method: method, status: e.status, bytesIn: 0, bytesOut: 0, seconds: 0, error: e.logReason)
         closeAfterFlush()
     }
 
@@ -193,6 +194,13 @@ final class ClientConnection {
              upstream: String? = nil, started: UInt64? = nil)
     {
         let ms = started.map { Double(worker.loop.now - $0) / 1e6 } ?? 0
+        if head.method != "CONNECT" {
+            worker.record(method: head.method, status: status, bytesIn: bytesIn, bytesOut: bytesOut, seconds: ms / 1000,
+                          error: error)
+        } else {
+            worker.metrics.counters.add(Metrics.Slot.bytesFromClients, Int(bytesIn))
+            worker.metrics.counters.add(Metrics.Slot.bytesToClients, Int(bytesOut))
+        }
         worker.accessLog.write(AccessLog.Entry(
             client: peerHost, method: head.method, target: head.rawTarget, version: head.version.text, status: status,
             bytesIn: bytesIn, bytesOut: bytesOut, durationMs: ms, referer: head.field("referer"),

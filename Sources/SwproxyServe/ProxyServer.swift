@@ -7,8 +7,11 @@ import SwproxyLoop
 /// thread, each accepting on its own SO_REUSEPORT socket, and handles signals on the main thread:
 /// SIGINT/SIGTERM drain (a second SIGINT exits at once).
 public enum ProxyServer {
-    /// Returns the process exit status.
-    public static func run(_ config: ServeConfiguration) -> Int32 {
+    /// Returns the process exit status. `reload` builds the configuration again for SIGHUP (config file and
+    /// command line); without it SIGHUP only reopens the access log.
+    public static func run(_ config: ServeConfiguration, reload: (@Sendable () throws -> ServeConfiguration)? = nil)
+        -> Int32
+    {
         let problems = config.validate()
         if !problems.isEmpty {
             for p in problems { printError("swproxy serve: \(p)") }
@@ -36,6 +39,18 @@ public enum ProxyServer {
             }
             bound.append(actual)
         }
+        var metricsFD: Int32 = -1
+        if let m = config.metricsListen {
+            do {
+                let (fd, a) = try Socket.listen(on: m)
+                metricsFD = fd
+                printError("swproxy serve: metrics and health on http://\(a)/metrics and /healthz")
+            } catch {
+                printError("swproxy serve: cannot listen on \(m) for metrics: \(error)")
+                for fds in perThread { for fd in fds { Socket.close(fd) } }
+                return 1
+            }
+        }
         var effective = config
         effective.listen = bound
         printError("swproxy serve: listening on \(bound.map(\.description).joined(separator: ", ")) (\(config.threads) thread\(config.threads == 1 ? "" : "s"))")
@@ -48,14 +63,20 @@ public enum ProxyServer {
         sigaddset(&set, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
-        let state = SharedState()
+        let state = SharedState(threads: config.threads)
         var threads: [pthread_t] = []
         for t in 0..<config.threads {
             let fds = perThread[t]
             let cfg = effective
+            let metrics = state.metrics[t]
             threads.append(startThread {
-                runWorker(config: cfg, listenFDs: fds, state: state)
+                runWorker(config: cfg, listenFDs: fds, metrics: metrics, state: state)
             })
+        }
+        var metricsThread: pthread_t?
+        if metricsFD >= 0 {
+            let fd = metricsFD
+            metricsThread = startThread { MetricsServer.run(fd: fd, state: state) }
         }
         var interrupts = 0
         var timeout = timespec(tv_sec: 0, tv_nsec: 100_000_000)
@@ -68,14 +89,54 @@ public enum ProxyServer {
                     exit(130)
                 }
                 printError("swproxy serve: draining (up to \(config.drainTimeout) s)")
+                state.draining.store(true, ordering: .releasing)
                 for h in state.handles.withLock({ $0 }) { h.notify(Worker.drainSignal) }
+            } else if sig == SIGHUP {
+                hangUp(reload: reload, listen: bound, threads: config.threads, state: state)
             }
         }
         for t in threads { pthread_join(t, nil) }
+        if let m = metricsThread {
+            // The metrics thread publishes its handle as it starts; wait for it if it has not yet.
+            for _ in 0..<500 {
+                if let h = state.metricsHandle.withLock({ $0 }) {
+                    h.stop()
+                    break
+                }
+                usleep(10_000)
+            }
+            pthread_join(m, nil)
+        }
         return state.failed.load(ordering: .acquiring) ? 1 : 0
     }
 
-    private static func runWorker(config: ServeConfiguration, listenFDs: [Int32], state: SharedState) {
+    /// SIGHUP: reload the configuration (a bad one is reported and the old one kept) and reopen the log.
+    private static func hangUp(
+        reload: (@Sendable () throws -> ServeConfiguration)?, listen: [SocketAddress], threads: Int, state: SharedState
+    ) {
+        guard let reload else {
+            for h in state.handles.withLock({ $0 }) { h.notify(Worker.reopenSignal) }
+            return
+        }
+        do {
+            var c = try reload()
+            c.listen = listen
+            c.threads = threads
+            let problems = c.validate()
+            guard problems.isEmpty else {
+                printError("swproxy serve: reload refused, keeping the old configuration: \(problems.joined(separator: "; "))")
+                return
+            }
+            state.pending.withLock { $0 = c }
+            for h in state.handles.withLock({ $0 }) { h.notify(Worker.reloadSignal) }
+            printError("swproxy serve: configuration reloaded")
+        } catch {
+            printError("swproxy serve: reload refused, keeping the old configuration: \(error)")
+            for h in state.handles.withLock({ $0 }) { h.notify(Worker.reopenSignal) }
+        }
+    }
+
+    private static func runWorker(config: ServeConfiguration, listenFDs: [Int32], metrics: Metrics, state: SharedState) {
         defer { state.finished.add(1, ordering: .releasing) }
         let loop: EventLoop
         do { loop = try EventLoop() } catch {
@@ -85,13 +146,14 @@ public enum ProxyServer {
         }
         let worker: Worker
         do {
-            worker = try Worker(config: config, listenFDs: listenFDs, loop: loop)
+            worker = try Worker(config: config, listenFDs: listenFDs, loop: loop, metrics: metrics)
         } catch {
             printError("swproxy serve: \(error)")
             state.failed.store(true, ordering: .releasing)
             loop.close()
             return
         }
+        worker.pendingConfig = { state.pending.withLock { $0 } }
         state.handles.withLock { $0.append(loop.handle) }
         loop.run()
         worker.shutdown()
@@ -104,10 +166,19 @@ public enum ProxyServer {
     }
 }
 
+/// What the signal thread, the workers and the metrics thread share; nothing here is on the hot path.
 final class SharedState: Sendable {
     let handles = Mutex<[EventLoopHandle]>([])
     let finished = Atomic<Int>(0)
     let failed = Atomic<Bool>(false)
+    let draining = Atomic<Bool>(false)
+    let pending = Mutex<ServeConfiguration?>(nil)
+    let metricsHandle = Mutex<EventLoopHandle?>(nil)
+    let metrics: [Metrics]
+
+    init(threads: Int) {
+        metrics = (0..<threads).map { Metrics(loop: $0) }
+    }
 }
 
 private final class ThreadBody {

@@ -42,6 +42,8 @@ public struct ServeConfiguration: Sendable {
     public var allowHosts: [String] = []
     public var denyHosts: [String] = []
     public var blockPrivate = false
+    /// Where `/metrics` and `/healthz` are served; nil = nowhere.
+    public var metricsListen: SocketAddress?
 
     public init() {}
 

@@ -92,6 +92,10 @@ final class Tunnel: TransferDelegate {
             return
         }
         connection.send(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8))
+        let m = connection.worker.metrics
+        m.counters.add(Metrics.Slot.tunnelsOpened)
+        m.counters.add(Metrics.Slot.tunnelsActive)
+        m.request(method: "CONNECT", status: 200, seconds: Double(loop.now - started) / 1e9)
         armIdle()
         clientInputChanged()  // bytes the client sent right after its CONNECT head
     }
@@ -243,6 +247,7 @@ final class Tunnel: TransferDelegate {
     }
 
     private func releaseUpstream() {
+        if upstreamFD >= 0 { connection.worker.metrics.counters.add(Metrics.Slot.tunnelsActive, -1) }
         if let t = idleTimer { loop.cancel(t) }
         idleTimer = nil
         if let id = registration { loop.unregister(id) }

@@ -5,20 +5,22 @@ import SwproxyLoop
 /// One loop's share of the proxy: its own listening sockets (SO_REUSEPORT), curl multi handle, client
 /// connections and read buffer. Nothing here is shared with other loops.
 final class Worker {
-    let config: ServeConfiguration
-    let policy: Policy
+    private(set) var config: ServeConfiguration
+    private(set) var policy: Policy
     let loop: EventLoop
     let driver: MultiDriver
-    let accessLog: AccessLog
+    private(set) var accessLog: AccessLog
     /// One read buffer for every socket on this loop: reads copy out of it at once.
     let readBuffer: UnsafeMutableRawBufferPointer
-    let access: ClientAccess
+    private(set) var access: ClientAccess
+    let metrics: Metrics
     private var listeners: [(fd: Int32, id: RegistrationID)] = []
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
     private(set) var draining = false
 
-    init(config: ServeConfiguration, listenFDs: [Int32], loop: EventLoop) throws {
+    init(config: ServeConfiguration, listenFDs: [Int32], loop: EventLoop, metrics: Metrics) throws {
         self.config = config
+        self.metrics = metrics
         policy = Policy(config: config)
         access = ClientAccess(allow: config.allow, deny: config.deny)
         self.loop = loop
@@ -31,11 +33,52 @@ final class Worker {
             listeners.append((fd, id))
         }
         loop.onNotify = { [unowned self] code in
-            if code == Worker.drainSignal { self.beginDrain() }
+            switch code {
+            case Worker.drainSignal: self.beginDrain()
+            case Worker.reopenSignal: self.reopenLog(self.config)
+            default: if let c = self.pendingConfig?() { self.apply(c) }
+            }
         }
     }
 
     static let drainSignal: Int32 = 1
+    static let reopenSignal: Int32 = 2
+    static let reloadSignal: Int32 = 3
+
+    /// Where a reload's new configuration is picked up (shared with the signal-handling thread).
+    var pendingConfig: (() -> ServeConfiguration?)?
+
+    /// Takes a reloaded configuration: policy, limits, timeouts and logging change for new requests;
+    /// listeners and the thread count stay as they were.
+    func apply(_ new: ServeConfiguration) {
+        var c = new
+        c.listen = config.listen
+        c.threads = config.threads
+        config = c
+        policy = Policy(config: c)
+        access = ClientAccess(allow: c.allow, deny: c.deny)
+        reopenLog(c)
+    }
+
+    /// Opens the access log again (after logrotate moved it), keeping the old one if that fails.
+    private func reopenLog(_ c: ServeConfiguration) {
+        do {
+            let fresh = try AccessLog(config: c)
+            accessLog.close()
+            accessLog = fresh
+        } catch {
+            ProxyServer.printError("swproxy serve: cannot reopen the access log: \(error)")
+        }
+    }
+
+    /// Counts one answered request (every access-log line but the tunnel ones goes through here too).
+    func record(method: String, status: Int, bytesIn: Int64, bytesOut: Int64, seconds: Double, error: String?) {
+        metrics.request(method: method, status: status, seconds: seconds)
+        metrics.counters.add(Metrics.Slot.bytesFromClients, Int(bytesIn))
+        metrics.counters.add(Metrics.Slot.bytesToClients, Int(bytesOut))
+        if status == 403 || status == 407 { metrics.counters.add(Metrics.Slot.connectionsRefused) }
+        if let e = error, e.hasPrefix("upstream-"), status >= 500 { metrics.upstreamError(e) }
+    }
 
     var connectionCount: Int { connections.count }
 
@@ -54,6 +97,8 @@ final class Worker {
                 do {
                     let conn = try ClientConnection(fd: c, peer: peer, worker: self)
                     connections[ObjectIdentifier(conn)] = conn
+                    metrics.counters.add(Metrics.Slot.connectionsAccepted)
+                    metrics.counters.add(Metrics.Slot.connectionsActive)
                     // Refused before a byte is read.
                     if !access.permits(peer) {
                         conn.fail(ProxyError(status: 403, message: "client not allowed", logReason: "client-denied"),
@@ -103,6 +148,7 @@ final class Worker {
 
     func connectionClosed(_ c: ClientConnection) {
         connections.removeValue(forKey: ObjectIdentifier(c))
+        metrics.counters.add(Metrics.Slot.connectionsActive, -1)
         if draining && connections.isEmpty { loop.stop() }
         if acceptPaused { loop.deferToNextTurn { [weak self] in self?.resumeAccepting() } }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import SwproxyConfig
 import SwproxyLoop
 import SwproxyServe
 
@@ -18,6 +19,31 @@ struct ServeCommand: ParsableCommand {
     @OptionGroup(title: "Timeouts") var timeouts: ServeTimeoutOptions
     @OptionGroup(title: "Logging") var logging: ServeLoggingOptions
     @OptionGroup(title: "Upstream") var upstream: ServeUpstreamOptions
+    @OptionGroup(title: "Configuration") var configFile: ServeConfigFileOptions
+
+    /// Valued and flag options, for config files (`name = value` lines) and command-line precedence.
+    static let syntax = ArgumentSyntax(
+        shortNames: [:],
+        valued: [
+            "listen", "port", "threads", "allow", "deny", "auth", "auth-file", "allow-host", "deny-host", "connect-port",
+            "max-connections", "max-body-size", "max-header-size", "header-timeout", "idle-timeout", "connect-timeout",
+            "read-timeout", "drain-timeout", "access-log", "log-format", "metrics-listen", "via-name", "config",
+        ],
+        flags: ["block-private", "quiet", "no-via", "no-forwarded-for", "print-config"],
+        configOption: "config")
+
+    /// Config file first, command line over it; each file line is checked alone so errors say FILE:LINE.
+    /// Also what SIGHUP runs again.
+    static func load(_ cli: [String]) throws -> (ServeConfiguration, printConfig: Bool) {
+        let normalizer = ArgumentNormalizer(syntax: syntax) { try readTextFile($0) }
+        let tokens = try normalizer.configThenCommandLine(cli) { entry in
+            do { _ = try ServeCommand.parse(entry).makeConfiguration() } catch {
+                throw ArgumentError(ServeCommand.message(for: error))
+            }
+        }
+        let command = try ServeCommand.parse(tokens)
+        return (try command.makeConfiguration(), command.configFile.printConfig)
+    }
 
     func makeConfiguration() throws -> ServeConfiguration {
         var c = ServeConfiguration()
@@ -65,6 +91,13 @@ struct ServeCommand: ParsableCommand {
         c.connectTimeout = timeouts.connectTimeout
         c.readTimeout = timeouts.readTimeout
         c.drainTimeout = timeouts.drainTimeout
+        if let m = logging.metricsListen {
+            let text = m.contains(":") ? m : "127.0.0.1:\(m)"
+            guard let a = SocketAddress(parsing: text) else {
+                throw ValidationError("--metrics-listen \(m): expected HOST:PORT with a literal address (or a port)")
+            }
+            c.metricsListen = a
+        }
         c.accessLogPath = logging.accessLog
         c.quiet = logging.quiet
         c.logFormat = logging.logFormat
@@ -157,6 +190,20 @@ struct ServeLoggingOptions: ParsableArguments {
 
     @Option(name: .customLong("log-format"), help: ArgumentHelp("combined, common or json.", valueName: "format"))
     var logFormat = ServeConfiguration.LogFormat.combined
+
+    @Option(name: .customLong("metrics-listen"),
+            help: ArgumentHelp("Serve /metrics (Prometheus) and /healthz here (a bare port means 127.0.0.1).",
+                               valueName: "host:port"))
+    var metricsListen: String?
+}
+
+struct ServeConfigFileOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Read options from a file (curl's config syntax: 'name = value' per line); the command line wins; SIGHUP reloads it.",
+                               valueName: "file"))
+    var config: String?
+
+    @Flag(name: .customLong("print-config"), help: "Print a documented example configuration file and exit.")
+    var printConfig = false
 }
 
 struct ServeUpstreamOptions: ParsableArguments {

@@ -39,17 +39,20 @@ if args.first == "fetch" {
     }
 }
 if args.first == "serve" {
-    let command: ServeCommand
+    let cli = Array(args.dropFirst())
+    let config: ServeConfiguration
     do {
-        command = try ServeCommand.parse(Array(args.dropFirst()))
+        let (c, printConfig) = try ServeCommand.load(cli)
+        if printConfig {
+            print(ServeConfigExample.text, terminator: "")
+            exit(0)
+        }
+        config = c
     } catch {
         if ServeCommand.exitCode(for: error) == .success { ServeCommand.exit(withError: error) }
-        usageFailure(ServeCommand.message(for: error), command: "serve ")
+        let message = (error as? ArgumentError)?.description ?? ServeCommand.message(for: error)
+        usageFailure(message, command: "serve ")
     }
-    do {
-        exit(ProxyServer.run(try command.makeConfiguration()))
-    } catch {
-        usageFailure(ServeCommand.message(for: error), command: "serve ")
-    }
+    exit(ProxyServer.run(config, reload: { try ServeCommand.load(cli).0 }))
 }
 Swproxy.main(args)

@@ -1,0 +1,27 @@
+internal import CCurl
+
+/// A fixed array of counters that one thread adds to and any thread reads, with relaxed atomics (no lock):
+/// a loop's metrics, summed by the scraper.
+public final class AtomicCounters: @unchecked Sendable {
+    // @unchecked: every access goes through __atomic builtins on this never-reallocated buffer.
+    private let slots: UnsafeMutablePointer<Int>
+    public let count: Int
+
+    public init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: 0, count: count)
+    }
+
+    deinit { slots.deallocate() }
+
+    @inline(__always)
+    public func add(_ index: Int, _ value: Int = 1) {
+        ccurl_atomic_add(slots + index, value)
+    }
+
+    @inline(__always)
+    public func load(_ index: Int) -> Int {
+        ccurl_atomic_load(slots + index)
+    }
+}

@@ -1,0 +1,44 @@
+/// The example printed by `swproxy serve --print-config`: every option, commented, in the config-file
+/// syntax (curl's: `name = value`, `#` comments, quotes for values with spaces).
+enum ServeConfigExample {
+    static let text = """
+        # swproxy serve configuration. Command-line options override these; SIGHUP reloads the file
+        # (listeners and thread count stay as started). Lines are 'name = value'; '#' starts a comment.
+
+        # --- Listening
+        # listen = 127.0.0.1:8080        # repeatable; IPv6 as [::1]:8080
+        # threads = 4                    # default: the number of cores
+
+        # --- Access control (a non-loopback listener needs allow or auth)
+        # allow = 192.168.1.0/24         # repeatable CIDR; deny wins
+        # deny = 192.168.1.13/32
+        # auth = "alice:change me"       # repeatable USER:PASS
+        # auth-file = /etc/swproxy.htpasswd   # bcrypt ($2y$) or sha-crypt ($5$, $6$) hashes
+        # allow-host = *.example.com     # destination hosts; deny-host wins
+        # deny-host = ads.example.com
+        # block-private                  # refuse loopback/private/link-local destinations
+        # connect-port = 443             # repeatable; CONNECT elsewhere gets 403
+        # max-connections = 10000
+        # max-body-size = 104857600
+        # max-header-size = 65536
+
+        # --- Timeouts (seconds)
+        # header-timeout = 10
+        # idle-timeout = 60
+        # connect-timeout = 10
+        # read-timeout = 60
+        # drain-timeout = 10
+
+        # --- Logging
+        # access-log = /var/log/swproxy/access.log   # default: stderr
+        # log-format = combined          # combined, common or json
+        # quiet                          # no access log
+        # metrics-listen = 127.0.0.1:9090            # /metrics and /healthz
+
+        # --- Upstream
+        # no-via
+        # via-name = swproxy
+        # no-forwarded-for
+
+        """
+}

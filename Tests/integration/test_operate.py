@@ -1,0 +1,198 @@
+"""Operating `swproxy serve`: metrics and health, SIGHUP (log reopen and config reload), config files and
+their precedence, --print-config."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+from conftest import free_port, run, wait_port
+from conftest_serve import Proxy, raw_exchange
+
+
+def scrape(port, path="/metrics"):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def metric(text, name, labels=""):
+    m = re.search(rf"^{re.escape(name)}{re.escape(labels)} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_metrics_count_known_traffic(swproxy, origin):
+    mport = free_port()
+    p = Proxy(swproxy, "--metrics-listen", f"127.0.0.1:{mport}", "--connect-port", str(origin.port), "--quiet",
+              "--read-timeout", "0.5")
+    try:
+        assert wait_port(mport)
+        for _ in range(3):
+            assert run(["curl", "-s", "-x", p.url, f"{origin.base}/bytes/100"]).returncode == 0
+        run(["curl", "-s", "-x", p.url, "-d", "x" * 10, f"{origin.base}/status/404"])
+        run(["curl", "-s", "-x", p.url, f"http://127.0.0.1:{free_port()}/"])  # refused → 502
+        run(["curl", "-s", "-x", p.url, f"{origin.base}/slow/2"])  # → 504
+        raw_exchange(p.port, b"GET /origin-form HTTP/1.1\r\nHost: x\r\n\r\n")  # 400, method known
+        raw_exchange(p.port, b"GET  http://x/ HTTP/1.1\r\nHost: x\r\n\r\n")  # 400, unparsable
+        raw_exchange(p.port, b"CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: x\r\n\r\n")  # 403 port
+        # A tunnel that stays open while we scrape.
+        t = socket.create_connection(("127.0.0.1", p.port))
+        t.sendall(f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert t.recv(4096).startswith(b"HTTP/1.1 200")
+        status, text = scrape(mport)
+        assert status == 200
+        assert metric(text, "swproxy_requests_total", '{method="GET",class="2xx"}') == 3
+        assert metric(text, "swproxy_requests_total", '{method="POST",class="4xx"}') == 1
+        assert metric(text, "swproxy_requests_total", '{method="GET",class="5xx"}') == 2
+        assert metric(text, "swproxy_requests_total", '{method="other",class="4xx"}') == 1
+        assert metric(text, "swproxy_requests_total", '{method="GET",class="4xx"}') == 1
+        assert metric(text, "swproxy_requests_total", '{method="CONNECT",class="4xx"}') == 1
+        assert metric(text, "swproxy_requests_total", '{method="CONNECT",class="2xx"}') == 1
+        assert metric(text, "swproxy_tunnels_opened_total") == 1
+        assert metric(text, "swproxy_tunnels_active") == 1
+        assert metric(text, "swproxy_upstream_errors_total", '{kind="connect"}') == 1
+        assert metric(text, "swproxy_upstream_errors_total", '{kind="timeout"}') == 1
+        assert metric(text, "swproxy_policy_refusals_total") == 1
+        assert metric(text, "swproxy_client_bytes_received_total") >= 10
+        assert metric(text, "swproxy_client_bytes_sent_total") >= 300
+        assert metric(text, "swproxy_connections_accepted_total") == 11  # 10 + the start-up probe
+        assert metric(text, "swproxy_connections_active") == 1
+        assert metric(text, "swproxy_request_duration_seconds_count") == 10
+        assert metric(text, "swproxy_request_duration_seconds_bucket", '{le="+Inf"}') == 10
+        loops = [float(v) for v in re.findall(r'^swproxy_loop_requests_total\{loop="\d+"\} (\S+)$', text, re.M)]
+        assert len(loops) == 2 and sum(loops) == 10
+        t.close()
+        assert scrape(mport, "/healthz") == (200, "ok\n")
+        assert scrape(mport, "/nope")[0] == 404
+    finally:
+        p.stop()
+
+
+def test_healthz_is_503_while_draining(swproxy, origin):
+    mport = free_port()
+    p = Proxy(swproxy, "--metrics-listen", f"127.0.0.1:{mport}", "--drain-timeout", "5", "--quiet")
+    result = {}
+    try:
+        assert wait_port(mport)
+        th = threading.Thread(target=lambda: result.update(r=run(["curl", "-s", "-x", p.url, f"{origin.base}/slow/1.5"])))
+        th.start()
+        time.sleep(0.3)
+        p.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        status, body = scrape(mport, "/healthz")
+        assert status == 503 and body == "draining\n"
+        th.join()
+        assert result["r"].stdout == b"slow done\n"
+        assert p.proc.wait(10) == 0
+    finally:
+        p.stop()
+
+
+def test_sighup_reopens_the_log_and_keeps_in_flight_requests(swproxy, origin, tmp_path):
+    log = tmp_path / "access.log"
+    p = Proxy(swproxy, "--access-log", str(log))
+    try:
+        run(["curl", "-s", "-x", p.url, f"{origin.base}/path/before"])
+        result = {}
+        th = threading.Thread(target=lambda: result.update(r=run(["curl", "-s", "-x", p.url, f"{origin.base}/slow/1"])))
+        th.start()
+        time.sleep(0.3)
+        os.rename(log, tmp_path / "access.log.1")
+        p.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        run(["curl", "-s", "-x", p.url, f"{origin.base}/path/after"])
+        th.join()
+        assert result["r"].stdout == b"slow done\n"
+        old = (tmp_path / "access.log.1").read_text()
+        new = log.read_text()
+        assert "/path/before" in old and "/path/after" not in old
+        assert "/path/after" in new
+    finally:
+        p.stop()
+
+
+def test_sighup_reloads_config_and_rejects_a_broken_one(swproxy, origin, tmp_path):
+    conf = tmp_path / "swproxy.conf"
+    conf.write_text("quiet\ndeny-host = blocked.test\n")
+    p = Proxy(swproxy, "--config", str(conf))
+    try:
+        def code(url):
+            return run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-x", p.url, url]).stdout
+
+        assert code("http://blocked.test/") == b"403"
+        assert code(f"http://localhost:{origin.port}/path/x") == b"200"
+        # A new policy: localhost denied too.
+        conf.write_text("quiet\ndeny-host = blocked.test\ndeny-host = localhost\n")
+        p.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert code(f"http://localhost:{origin.port}/path/x") == b"403"
+        # A broken file is reported with FILE:LINE and the last good policy stays.
+        conf.write_text("quiet\ndeny-host = blocked.test\nthreads = many\n")
+        p.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert code(f"http://localhost:{origin.port}/path/x") == b"403"
+        assert code("http://blocked.test/") == b"403"
+    finally:
+        p.stop()
+    log = p.read_log()
+    assert "configuration reloaded" in log
+    assert re.search(r"reload refused, keeping the old configuration: .*swproxy\.conf:3: ", log), log
+
+
+def test_config_file_and_command_line_precedence(swproxy, origin, tmp_path):
+    conf = tmp_path / "c.conf"
+    port_file = free_port()
+    conf.write_text(f'# comment\nlisten = "127.0.0.1:{port_file}"\nvia-name = from-file\nquiet\n')
+    # The file alone: its listener and via name.
+    p = subprocess.Popen([swproxy, "serve", "--config", str(conf)], stderr=subprocess.PIPE)
+    try:
+        assert wait_port(port_file)
+        origin.take()
+        run(["curl", "-s", "-x", f"http://127.0.0.1:{port_file}", f"{origin.base}/path/f"])
+        assert ("Via", "1.1 from-file") in origin.take()[0].headers
+    finally:
+        p.terminate()
+        p.wait(10)
+    # Command line wins, for single and repeatable options.
+    p = Proxy(swproxy, "--config", str(conf), "--via-name", "from-cli")
+    try:
+        origin.take()
+        run(["curl", "-s", "-x", p.url, f"{origin.base}/path/c"])
+        assert ("Via", "1.1 from-cli") in origin.take()[0].headers
+        s = socket.socket()
+        assert s.connect_ex(("127.0.0.1", port_file)) != 0, "the file's listener was used despite --listen"
+        s.close()
+    finally:
+        p.stop()
+
+
+def test_config_errors_name_file_and_line(swproxy, tmp_path):
+    for text, needle in (("quiet\nbogus = 1\n", ":2: unknown option 'bogus'"),
+                         ("idle-timeout = soon\n", ":1: "),
+                         ('header = "unterminated\n', "unterminated"),
+                         ("quiet = loud\n", ":1: option 'quiet' takes no value")):
+        f = tmp_path / "bad.conf"
+        f.write_text(text)
+        r = run([swproxy, "serve", "--config", str(f)], timeout=10)
+        assert r.returncode == 2, text
+        assert needle.encode() in r.stderr, (text, r.stderr)
+
+
+def test_print_config_is_a_valid_config(swproxy, tmp_path):
+    r = run([swproxy, "serve", "--print-config"])
+    assert r.returncode == 0 and b"listen" in r.stdout
+    f = tmp_path / "example.conf"
+    f.write_bytes(r.stdout)
+    port = free_port()
+    p = subprocess.Popen([swproxy, "serve", "--config", str(f), "--listen", f"127.0.0.1:{port}", "--quiet"])
+    try:
+        assert wait_port(port)
+    finally:
+        p.terminate()
+        assert p.wait(10) == 0
