@@ -7,7 +7,7 @@ SWIFT ?= swift
 CONFIG ?= release
 BIN_DIR := .build/$(CONFIG)
 DEBUG_BIN := .build/debug/swproxy
-APT_PACKAGES := libcurl4-openssl-dev libcrypt-dev pkg-config curl nginx-light python3 libcurl4-doc
+APT_PACKAGES := libcurl4-openssl-dev libcrypt-dev pkg-config curl nginx-light python3 libcurl4-doc openssl groff-base zsh fish
 SERVE_ARGS ?=
 
 SHELL := /bin/bash
@@ -67,19 +67,19 @@ install: build
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	install -m 0755 -s $(BIN_DIR)/swproxy $(DESTDIR)$(PREFIX)/bin/swproxy
-	for m in man/*.1; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
-	[ -f completions/swproxy.bash ] && install -m 0644 completions/swproxy.bash \
-	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/swproxy || true
-	[ -f completions/_swproxy ] && install -m 0644 completions/_swproxy \
-	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_swproxy || true
-	[ -f completions/swproxy.fish ] && install -m 0644 completions/swproxy.fish \
-	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/swproxy.fish || true
+	install -m 0644 man/swproxy.1 man/swproxy-fetch.1 man/swproxy-serve.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 completions/swproxy.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/swproxy
+	install -m 0644 completions/_swproxy $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_swproxy
+	install -m 0644 completions/swproxy.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/swproxy.fish
+	install -d $(DESTDIR)$(PREFIX)/share/doc/swproxy
+	install -m 0644 man/swproxy.service $(DESTDIR)$(PREFIX)/share/doc/swproxy/swproxy.service
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/swproxy $(DESTDIR)$(PREFIX)/share/man/man1/swproxy*.1 \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/swproxy \
 	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_swproxy \
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/swproxy.fish
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/swproxy
 
 fetch-bench: deps build
 	bash bench/fetch.sh
@@ -87,19 +87,21 @@ fetch-bench: deps build
 clean:
 	rm -rf .build
 
-# Regenerate the committed man pages and completion scripts from the argument declarations.
+# Regenerate the committed man pages from the argument declarations (swift-argument-parser's
+# generate-manual plugin, fixed date) plus the hand-written sections in man/sections.
 MAN_DATE ?= 2026-11-25
-man: debug
-	$(SWIFT) package --allow-writing-to-package-directory generate-manual --multi-page --date $(MAN_DATE) --output-directory man
-	mv man/swproxy.fetch.1 man/swproxy-fetch.1
-	mv man/swproxy.serve.1 man/swproxy-serve.1
-	rm -f man/swproxy.help.1
-	sed -i -e 's/^\.Xr swproxy\.\(fetch\|serve\) 1/.Xr swproxy-\1 1/' -e '/^\.Xr swproxy\.help 1/d' man/swproxy.1
+MAN_OUT ?= man
+man: deps-build
+	rm -rf .build/man-gen && mkdir -p .build/man-gen $(MAN_OUT)
+	$(SWIFT) package --allow-writing-to-package-directory generate-manual --multi-page --date $(MAN_DATE) \
+	  --output-directory .build/man-gen >/dev/null
+	python3 man/assemble.py .build/man-gen $(MAN_OUT)
 
+COMPLETIONS_OUT ?= completions
 completions: debug
-	$(DEBUG_BIN) --generate-completion-script bash > completions/swproxy.bash
-	$(DEBUG_BIN) --generate-completion-script zsh > completions/_swproxy
-	$(DEBUG_BIN) --generate-completion-script fish > completions/swproxy.fish
+	$(DEBUG_BIN) --generate-completion-script bash > $(COMPLETIONS_OUT)/swproxy.bash
+	$(DEBUG_BIN) --generate-completion-script zsh > $(COMPLETIONS_OUT)/_swproxy
+	$(DEBUG_BIN) --generate-completion-script fish > $(COMPLETIONS_OUT)/swproxy.fish
 
 # libFuzzer over the request-head parser and the chunked decoder. FUZZ_SECONDS=60 (CI) by default; the
 # corpus grows in .build-fuzz/corpus, crashes land in .build-fuzz/.

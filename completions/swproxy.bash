@@ -297,9 +297,9 @@ _swproxy_fetch() {
 
 _swproxy_serve() {
     repeating_flags=()
-    non_repeating_flags=(--quiet --no-via --no-forwarded-for --version -h --help)
-    repeating_options=(--listen --allow --deny --connect-port)
-    non_repeating_options=(--port --threads --max-body-size --max-header-size --header-timeout --idle-timeout --connect-timeout --read-timeout --drain-timeout --access-log --log-format --via-name)
+    non_repeating_flags=(--block-private --quiet --no-via --no-forwarded-for --print-config --version -h --help)
+    repeating_options=(--listen --allow --deny --auth --auth-file --allow-host --deny-host --connect-port)
+    non_repeating_options=(--port --threads --max-connections --max-body-size --max-header-size --header-timeout --idle-timeout --connect-timeout --read-timeout --drain-timeout --access-log --log-format --metrics-listen --via-name --config)
     __swproxy_offer_flags_options 0
 
     # Offer option value completions
@@ -319,7 +319,22 @@ _swproxy_serve() {
     '--deny')
         return
         ;;
+    '--auth')
+        return
+        ;;
+    '--auth-file')
+        return
+        ;;
+    '--allow-host')
+        return
+        ;;
+    '--deny-host')
+        return
+        ;;
     '--connect-port')
+        return
+        ;;
+    '--max-connections')
         return
         ;;
     '--max-body-size')
@@ -350,7 +365,13 @@ _swproxy_serve() {
         __swproxy_add_completions -W 'combined'$'\n''common'$'\n''json'
         return
         ;;
+    '--metrics-listen')
+        return
+        ;;
     '--via-name')
+        return
+        ;;
+    '--config')
         return
         ;;
     esac

@@ -14,6 +14,8 @@ func usageFailure(_ message: String, command: String) -> Never {
 }
 
 var args = Array(CommandLine.arguments.dropFirst())
+// Help goes through the root command, so usage lines read "swproxy fetch …".
+if args.contains("--help") || args.contains("-h") || args.first == "help" { Swproxy.main(args) }
 if args.first == "fetch" {
     let normalizer = ArgumentNormalizer(syntax: FetchCommand.syntax) { path in
         try readTextFile(path)
