@@ -40,10 +40,12 @@ public struct ArgumentNormalizer {
         self.readFile = readFile
     }
 
-    /// Expands short clusters and attached values, and splices config files in where they are named.
-    /// Values are marked as such: every value is passed as the token right after its option.
+    /// Expands short clusters and attached values, and puts the options of config files first, so that the
+    /// command line overrides them (a single-valued option's last occurrence wins) and repeatable options
+    /// add to them. Every value is passed as the token right after its option.
     public func normalize(_ args: [String], depth: Int = 0) throws(ArgumentError) -> [String] {
         var out: [String] = []
+        var fromFiles: [String] = []
         var i = 0
         var optionsEnded = false
         func value(for name: String, attached: String?) throws(ArgumentError) -> String {
@@ -68,7 +70,7 @@ public struct ArgumentNormalizer {
                 }
                 if syntax.takesValue(name) {
                     let v = try value(for: "--\(name)", attached: attached)
-                    try emit(long: name, value: v, into: &out, depth: depth)
+                    try emit(long: name, value: v, into: &out, files: &fromFiles, depth: depth)
                 } else {
                     if attached != nil && syntax.known.contains(name) {
                         throw ArgumentError("option --\(name): does not take a value")
@@ -86,7 +88,7 @@ public struct ArgumentNormalizer {
                     if syntax.takesValue(long) {
                         let v = try value(for: "-\(c)", attached: chars.isEmpty ? nil : String(chars))
                         chars = []
-                        try emit(long: long, value: v, into: &out, depth: depth)
+                        try emit(long: long, value: v, into: &out, files: &fromFiles, depth: depth)
                     } else {
                         out.append("--\(long)")
                     }
@@ -94,12 +96,14 @@ public struct ArgumentNormalizer {
             }
             i += 1
         }
-        return out
+        return fromFiles + out
     }
 
-    private func emit(long: String, value: String, into out: inout [String], depth: Int) throws(ArgumentError) {
+    private func emit(long: String, value: String, into out: inout [String], files: inout [String], depth: Int)
+        throws(ArgumentError)
+    {
         if long == syntax.configOption {
-            out += try expandConfig(value, depth: depth)
+            files += try expandConfig(value, depth: depth)
         } else {
             out.append("--\(long)")
             out.append(value)

@@ -71,8 +71,8 @@ final class ArgumentNormalizerTests: XCTestCase {
     func testConfigFileIsSplicedInPlace() throws {
         let files = ["c": "silent\noutput = \"a b\"\n-o x\nheader: \"H: v\"\n"]
         XCTAssertEqual(
-            try normalize(["-K", "c", "u"], files: files),
-            ["--silent", "--output", "a b", "--output", "x", "--header", "H: v", "u"])
+            try normalize(["-o", "first", "-K", "c", "u"], files: files),
+            ["--silent", "--output", "a b", "--output", "x", "--header", "H: v", "--output", "first", "u"])
         XCTAssertThrowsError(try normalize(["-K", "c"], files: ["c": "nope = 1"])) {
             XCTAssertEqual("\($0)", "c:1: unknown option 'nope'")
         }

@@ -196,3 +196,16 @@ def test_print_config_is_a_valid_config(swproxy, tmp_path):
     finally:
         p.terminate()
         assert p.wait(10) == 0
+
+
+def test_fetch_config_file_and_command_line_precedence(swproxy, origin, tmp_path):
+    conf = tmp_path / "fetch.conf"
+    conf.write_text('write-out = "file %{http_code}\\n"\nheader = "X-From-File: 1"\nsilent\n')
+    origin.take()
+    r = run([swproxy, "fetch", "-o", "/dev/null", "-w", "cli %{http_code}\n", "-K", str(conf), "-H", "X-From-Cli: 2",
+             f"{origin.base}/path/k"])
+    assert r.stdout == b"cli 200\n"  # the command line's single-valued option wins, wherever -K stands
+    headers = origin.take()[0].headers
+    assert ("X-From-File", "1") in headers and ("X-From-Cli", "2") in headers  # repeatable ones add up
+    r = run([swproxy, "fetch", "-o", "/dev/null", "-K", str(conf), f"{origin.base}/path/k"])
+    assert r.stdout == b"file 200\n"
