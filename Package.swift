@@ -19,7 +19,7 @@ let package = Package(
         .target(name: "SwproxyConfig"),
         .target(name: "SwproxyLoop", dependencies: ["CCurl"]),
         .target(name: "SwproxyCurl", dependencies: ["CCurl", "SwproxyLoop"]),
-        .target(name: "SwproxyFetch", dependencies: ["CCurl", "SwproxyLoop", "SwproxyCurl"]),
+        .target(name: "SwproxyFetch", dependencies: ["CCurl", "SwproxyLoop", "SwproxyCurl", "SwproxyConfig"]),
         .target(name: "SwproxyServe", dependencies: ["CCurl", "SwproxyLoop", "SwproxyCurl", "SwproxyHTTP"]),
         .executableTarget(
             name: "swproxy",

@@ -186,9 +186,9 @@ _swproxy() {
 
 _swproxy_fetch() {
     repeating_flags=(-O --remote-name)
-    non_repeating_flags=(-G --get -I --head --compressed -g --globoff --remote-name-all --create-dirs -i --include -s --silent -S --show-error -v --verbose -f --fail --fail-with-body -L --location -Z --parallel --retry-all-errors --retry-connrefused -k --insecure -0 --http1.0 --http1.1 --http2 --http2-prior-knowledge --version -h --help)
+    non_repeating_flags=(-G --get -I --head --compressed -g --globoff --dry-run --remote-name-all --create-dirs -i --include -s --silent -S --show-error -v --verbose -f --fail --fail-with-body --exit-summary --stream -N --no-buffer --progress-bar --no-progress-meter --skip-existing -L --location -Z --parallel --retry-all-errors --retry-connrefused -k --insecure -0 --http1.0 --http1.1 --http2 --http2-prior-knowledge --version -h --help)
     repeating_options=(-H --header -d --data --data-ascii --data-binary --data-raw --data-urlencode --json -T --upload-file -F --form -b --cookie --url --input-file -o --output)
-    non_repeating_options=(-X --request -A --user-agent -e --referer -u --user -c --cookie-jar -K --config --output-dir -C --continue-at -w --write-out --max-redirs --parallel-max --retry --retry-delay --retry-max-time --connect-timeout -m --max-time -x --proxy --noproxy --cacert --capath)
+    non_repeating_options=(-X --request -A --user-agent -e --referer -u --user -c --cookie-jar -K --config --output-dir -C --continue-at --fail-on --report -w --write-out --max-redirs --parallel-max --parallel-max-host --rate --retry --retry-delay --retry-max-time --connect-timeout -m --max-time -x --proxy --noproxy --cacert --capath)
     __swproxy_offer_flags_options -1
 
     # Offer option value completions
@@ -256,6 +256,12 @@ _swproxy_fetch() {
     '-C'|'--continue-at')
         return
         ;;
+    '--fail-on')
+        return
+        ;;
+    '--report')
+        return
+        ;;
     '-w'|'--write-out')
         return
         ;;
@@ -263,6 +269,12 @@ _swproxy_fetch() {
         return
         ;;
     '--parallel-max')
+        return
+        ;;
+    '--parallel-max-host')
+        return
+        ;;
+    '--rate')
         return
         ;;
     '--retry')

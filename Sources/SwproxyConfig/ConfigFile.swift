@@ -14,7 +14,7 @@ public enum ConfigFile {
         public var file: String
         public var line: Int
         public var message: String
-        public var description: String { "\(file):\(line): \(message)" }
+        public var description: String { file.isEmpty ? message : "\(file):\(line): \(message)" }
     }
 
     /// Parses the text of a config file into entries.

@@ -7,6 +7,11 @@ enum Console {
         s.withUTF8 { try? Socket.writeAll(2, UnsafeRawBufferPointer($0)) }
     }
 
+    static func writeStdout(_ s: String) {
+        var s = s
+        s.withUTF8 { try? Socket.writeAll(1, UnsafeRawBufferPointer($0)) }
+    }
+
     static func error(_ e: FetchError) {
         write("swproxy: \(e)\n")
     }

@@ -26,6 +26,7 @@ final class FetchJob: TransferDelegate {
         retriesLeft = o.retry
         retrySleep = o.retryDelay > 0 ? o.retryDelay : 1
         firstStart = runner.loop.now
+        startedAt = firstStart
         if case .file(let path) = item.output {
             file = OutputFile(path: path, append: o.continueAuto || o.continueAt != nil, createDirs: o.createDirs)
         }
@@ -41,8 +42,9 @@ final class FetchJob: TransferDelegate {
         easy.set(.defaultProtocol, "http")
         easy.set(.bufferSize, 102_400)
         easy.set(.tcpNoDelay, true)
-        easy.set(.userAgent, o.userAgent ?? "swproxy/\(ProductVersion.string)")
-        if let ref = o.referer {
+        let ov = item.overrides
+        easy.set(.userAgent, ov.userAgent ?? o.userAgent ?? "swproxy/\(ProductVersion.string)")
+        if let ref = ov.referer ?? o.referer {
             if ref.hasSuffix(";auto") {
                 easy.set(.autoReferer, true)
                 let r = String(ref.dropLast(5))
@@ -51,10 +53,13 @@ final class FetchJob: TransferDelegate {
                 easy.set(.referer, ref)
             }
         }
-        if !r.headers.isEmpty { easy.set(.httpHeader, r.headers) }
-        if let m = r.customMethod { easy.set(.customRequest, m) }
+        let headers = r.headers + ov.headers
+        if !headers.isEmpty { easy.set(.httpHeader, headers) }
+        if let m = ov.method ?? r.customMethod { easy.set(.customRequest, m) }
         if r.noBody { easy.set(.noBody, true) }
-        if r.getWithData {
+        if let body = ov.body {
+            easy.setPostBody(body)
+        } else if r.getWithData {
             easy.set(.httpGet, true)
         } else if let body = r.body {
             easy.setPostBody(body)
@@ -86,7 +91,7 @@ final class FetchJob: TransferDelegate {
             easy.set(.followLocation, true)
             easy.set(.maxRedirects, o.maxRedirects)
         }
-        if o.fail { easy.set(.failOnError, true) }
+        if o.fail && o.failOn == nil { easy.set(.failOnError, true) }
         if o.compressed { easy.set(.acceptEncoding, "") }
         if let p = o.proxy { easy.set(.proxy, p) }
         if let n = o.noProxy { easy.set(.noProxy, n) }
@@ -94,8 +99,8 @@ final class FetchJob: TransferDelegate {
         if let c = o.caCert { easy.set(.caInfo, c) }
         if let c = o.caPath { easy.set(.caPath, c) }
         easy.set(.httpVersion, (o.httpVersion ?? .v2TLS).rawValue)
-        if let t = o.connectTimeout { easy.set(.connectTimeoutMilliseconds, max(1, Int(t * 1000))) }
-        if let t = o.maxTime { easy.set(.timeoutMilliseconds, max(1, Int(t * 1000))) }
+        if let t = ov.connectTimeout ?? o.connectTimeout { easy.set(.connectTimeoutMilliseconds, max(1, Int(t * 1000))) }
+        if let t = ov.maxTime ?? o.maxTime { easy.set(.timeoutMilliseconds, max(1, Int(t * 1000))) }
         if o.continueAuto, let f = file {
             easy.set(.resumeFrom, LocalFiles.regularFileSize(f.path) ?? 0)
         } else if let at = o.continueAt {
@@ -111,6 +116,8 @@ final class FetchJob: TransferDelegate {
         if text.hasPrefix("HTTP/") {
             headers.removeAll()
             headerCount = 0
+            received = 0
+            expected = nil
         } else if let colon = text.firstIndex(of: ":") {
             let name = String(text[..<colon])
             var value = text[text.index(after: colon)...]
@@ -118,6 +125,7 @@ final class FetchJob: TransferDelegate {
             while let l = value.last, l == "\r" || l == "\n" || l == " " { value = value.dropLast() }
             headers.append((name, String(value)))
             headerCount += 1
+            if name.lowercased() == "content-length" { expected = Int64(value) }
         }
         if runner.options.include || runner.options.head {
             return output(line)
@@ -126,8 +134,13 @@ final class FetchJob: TransferDelegate {
     }
 
     func transferReceivedBody(_ transfer: Transfer, _ bytes: UnsafeRawBufferPointer) -> BodyDisposition {
-        output(bytes) ? .accepted : .abort
+        received += Int64(bytes.count)
+        return output(bytes) ? .accepted : .abort
     }
+
+    /// Body bytes of the current response so far, and its announced length (for the progress display).
+    private(set) var received: Int64 = 0
+    private(set) var expected: Int64?
 
     func transferNeedsBody(_ transfer: Transfer, into buffer: UnsafeMutableRawBufferPointer) -> UploadChunk {
         let n = read(uploadFD, buffer.baseAddress, buffer.count)
@@ -178,7 +191,10 @@ final class FetchJob: TransferDelegate {
             message = w.message
         }
         let response = easy.info(.responseCode)
-        if code == .ok && runner.options.failWithBody && response >= 400 {
+        if code == .ok, let failOn = runner.options.failOn, failOn.matches(response) {
+            code = .httpReturnedError
+            message = "The requested URL returned error: \(response)"
+        } else if code == .ok && runner.options.failWithBody && response >= 400 {
             code = .httpReturnedError
             message = "The requested URL returned error: \(response)"
         }
@@ -214,7 +230,7 @@ final class FetchJob: TransferDelegate {
         case .couldntConnect where o.retryConnectionRefused:
             retry = transfer.easy.info(.osErrno) == Int(ECONNREFUSED)
         case .ok, .httpReturnedError:
-            if code == .ok || o.fail || o.failWithBody {
+            if code == .ok || o.fail || o.failWithBody || o.failOn != nil {
                 let scheme = transfer.easy.info(.scheme)?.lowercased()
                 if scheme == "http" || scheme == "https" {
                     isHTTP = [408, 429, 500, 502, 503, 504].contains(response)
@@ -229,7 +245,11 @@ final class FetchJob: TransferDelegate {
         var sleep = retrySleep
         if isHTTP {
             let after = transfer.easy.info(.retryAfter)
-            if after > 0 && Double(after) > sleep { sleep = Double(after) }
+            if after > 0 {
+                if Double(after) > sleep { sleep = Double(after) }
+                // The server asked for a pause: nothing new to this host before then either.
+                runner.pauseHost(of: item, for: Double(after))
+            }
         }
         return sleep
     }
@@ -302,6 +322,17 @@ final class FetchJob: TransferDelegate {
         r.timeTotal = easy.info(.totalTime)
         return r
     }
+
+    /// `--skip-existing`: the output file is there already; nothing is sent.
+    func skip() {
+        var r = TransferReport()
+        r.urlIndex = item.index
+        r.url = item.url
+        if case .file(let p) = item.output { r.filename = p }
+        runner.finished(self, r, skipped: true)
+    }
+
+    let startedAt: UInt64
 
     /// Fails before any transfer starts (plan-time problem).
     func fail(_ error: FetchError) {

@@ -80,6 +80,20 @@ public struct FetchOptions: Sendable {
     public var caPath: String?
     public var httpVersion: HTTPVersion?
 
+    // Beyond curl (batch work)
+    /// `--report FILE` (`-` for stdout): one JSON object per URL, then a summary.
+    public var report: String?
+    public var parallelMaxHost: Int?
+    /// Seconds between two transfer starts (`--rate`).
+    public var rateInterval: Double?
+    public var failOn: StatusSet?
+    public var exitSummary = false
+    public var stream = false
+    public enum Progress: Sendable { case auto, bar, off }
+    public var progress = Progress.auto
+    public var dryRun = false
+    public var skipExisting = false
+
     /// Memory a stdout body may take while it waits for its turn before it spills to a temporary file.
     public var stdoutMemoryLimit = 8 << 20
 

@@ -1,3 +1,4 @@
+import SwproxyConfig
 import SwproxyCurl
 
 /// Where one URL's response goes.
@@ -14,6 +15,26 @@ public struct PlannedURL: Sendable {
     public var uploadFile: String?
     /// A problem found before anything was sent (bad glob, no remote file name): the URL fails with it.
     public var failure: FetchError?
+    /// Options given on this URL's line of an input file.
+    public var overrides = URLOverrides()
+}
+
+/// Per-URL options from an input-file line (`URL<TAB>output = x<TAB>header = "X-A: 1"`).
+public struct URLOverrides: Sendable, Equatable {
+    public var headers: [String] = []
+    public var method: String?
+    public var userAgent: String?
+    public var referer: String?
+    public var maxTime: Double?
+    public var connectTimeout: Double?
+    public var body: [UInt8]?
+
+    public init() {}
+
+    static let supported = [
+        "output", "remote-name", "header", "request", "user-agent", "referer", "max-time", "connect-timeout", "data",
+        "data-binary", "data-raw", "json",
+    ]
 }
 
 /// The request every URL shares: method, headers, body.
@@ -49,14 +70,39 @@ public struct FetchPlan: Sendable {
         var warnings: [String] = []
         let request = try buildRequest(o, files: files)
 
-        // URL arguments in order: command line, then input files.
-        var urlArgs = o.urls
+        // URL arguments in order: command line, then input files (whose lines may carry options).
+        struct URLArg {
+            var text: String
+            var spec: FetchOptions.OutputSpec?
+            var upload: String?
+            var overrides = URLOverrides()
+            var failure: FetchError?
+        }
+        var urlArgs: [URLArg] = []
+        for (i, u) in o.urls.enumerated() {
+            urlArgs.append(URLArg(
+                text: u, spec: i < o.outputs.count ? o.outputs[i] : (o.remoteNameAll ? .remoteName : nil),
+                upload: i < o.uploadFiles.count ? o.uploadFiles[i] : nil))
+        }
         for f in o.inputFiles {
             let text = try files.readString(f)
+            var lineNumber = 0
             for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
-                let t = line.trimmingWhitespace()
-                if t.isEmpty || t.hasPrefix("#") { continue }
-                urlArgs.append(t)
+                lineNumber += 1
+                let pieces = line.split(separator: "\t", omittingEmptySubsequences: true)
+                guard let first = pieces.first else { continue }
+                let url = first.trimmingWhitespace()
+                if url.isEmpty || url.hasPrefix("#") { continue }
+                let index = urlArgs.count
+                var arg = URLArg(
+                    text: url, spec: index < o.outputs.count ? o.outputs[index] : (o.remoteNameAll ? .remoteName : nil),
+                    upload: index < o.uploadFiles.count ? o.uploadFiles[index] : nil)
+                do {
+                    try applyLineOptions(pieces.dropFirst(), to: &arg.overrides, spec: &arg.spec, files: files)
+                } catch {
+                    arg.failure = FetchError(.failedInit, "\(f):\(lineNumber): \(error.message)")
+                }
+                urlArgs.append(arg)
             }
         }
         guard !urlArgs.isEmpty else { throw .usage("no URL specified") }
@@ -65,20 +111,18 @@ public struct FetchPlan: Sendable {
         }
 
         var items: [PlannedURL] = []
-        for (argIndex, arg) in urlArgs.enumerated() {
-            let spec: FetchOptions.OutputSpec? =
-                argIndex < o.outputs.count ? o.outputs[argIndex] : (o.remoteNameAll ? .remoteName : nil)
-            let upload = argIndex < o.uploadFiles.count ? o.uploadFiles[argIndex] : nil
+        for arg in urlArgs {
+            let upload = arg.upload
             var expansions: [(url: String, values: [String])]
-            var failure: FetchError? = nil
-            if o.globOff {
-                expansions = [(arg, [])]
+            var failure: FetchError? = arg.failure
+            if o.globOff || failure != nil {
+                expansions = [(arg.text, [])]
             } else {
                 do {
-                    expansions = try URLGlob(arg).expand()
+                    expansions = try URLGlob(arg.text).expand()
                 } catch {
-                    expansions = [(arg, [])]
-                    failure = FetchError(.urlMalformat, "\(error.description): \(arg)")
+                    expansions = [(arg.text, [])]
+                    failure = FetchError(.urlMalformat, "\(error.description): \(arg.text)")
                 }
             }
             for (url, values) in expansions {
@@ -90,9 +134,10 @@ public struct FetchPlan: Sendable {
                     u += up.split(separator: "/").last.map(String.init) ?? ""
                 }
                 var item = PlannedURL(index: items.count, url: u, output: .stdout, uploadFile: upload, failure: failure)
+                item.overrides = arg.overrides
                 if failure == nil {
                     do {
-                        item.output = try outputTarget(spec, url: u, values: values, o)
+                        item.output = try outputTarget(arg.spec, url: u, values: values, o)
                     } catch {
                         item.failure = error
                     }
@@ -100,6 +145,7 @@ public struct FetchPlan: Sendable {
                 items.append(item)
             }
         }
+        try checkDistinctOutputs(items)
 
         var writeOut: WriteOutFormat? = nil
         if let w = o.writeOut {
@@ -109,6 +155,58 @@ public struct FetchPlan: Sendable {
             writeOut = f
         }
         return FetchPlan(items: items, request: request, writeOut: writeOut, warnings: warnings)
+    }
+
+    /// Two transfers writing one file at once would corrupt it (and `-C -` would resume the wrong data): refuse
+    /// before anything starts. `/dev/null` is the exception.
+    static func checkDistinctOutputs(_ items: [PlannedURL]) throws(FetchError) {
+        var seen: [String: String] = [:]
+        for item in items {
+            guard item.failure == nil, case .file(let path) = item.output, path != "/dev/null" else { continue }
+            if let other = seen[path] {
+                throw .usage("two URLs would write the same file \(path): \(other) and \(item.url)")
+            }
+            seen[path] = item.url
+        }
+    }
+
+    /// Options after a URL on an input-file line, each `name = value` in the config-file syntax.
+    static func applyLineOptions(
+        _ pieces: ArraySlice<Substring>, to o: inout URLOverrides, spec: inout FetchOptions.OutputSpec?,
+        files: LocalFiles
+    ) throws(FetchError) {
+        for piece in pieces {
+            let entries: [ConfigFile.Entry]
+            do { entries = try ConfigFile.parse(String(piece), file: "") } catch {
+                throw FetchError(.failedInit, error.message)
+            }
+            for e in entries {
+                let v = e.value ?? ""
+                func seconds() throws(FetchError) -> Double {
+                    guard let d = Double(v), d > 0 else { throw FetchError(.failedInit, "\(e.name) needs seconds") }
+                    return d
+                }
+                switch e.name {
+                case "output": spec = .file(v)
+                case "remote-name": spec = .remoteName
+                case "header": o.headers.append(v)
+                case "request": o.method = v
+                case "user-agent": o.userAgent = v
+                case "referer": o.referer = v
+                case "max-time": o.maxTime = try seconds()
+                case "connect-timeout": o.connectTimeout = try seconds()
+                case "data", "data-binary", "data-raw", "json":
+                    let item: FetchOptions.DataItem =
+                        e.name == "data" ? .ascii(v) : e.name == "data-binary" ? .binary(v) : e.name == "json" ? .json(v) : .raw(v)
+                    o.body = try dataBytes(item, files: files).0
+                    if e.name == "json" { o.headers += ["Content-Type: application/json", "Accept: application/json"] }
+                default:
+                    throw FetchError(
+                        .failedInit,
+                        "unknown per-URL option '\(e.name)' (supported: \(URLOverrides.supported.joined(separator: ", ")))")
+                }
+            }
+        }
     }
 
     static func outputTarget(

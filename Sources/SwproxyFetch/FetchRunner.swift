@@ -2,9 +2,10 @@ import Glibc
 import SwproxyCurl
 import SwproxyLoop
 
-/// Runs a fetch: every URL a transfer on one multi handle driven by one event loop, at most
-/// `--parallel-max` at once, bodies for stdout in input order; the exit status is curl's code for the first
-/// failed URL in input order.
+/// Runs a fetch: every URL a transfer on one multi handle driven by one event loop, started in input order
+/// by the `TransferScheduler` (`--parallel-max`, `--parallel-max-host`, `--rate`, `Retry-After` pauses),
+/// bodies for stdout in input order; the exit status is curl's code for the first failed URL in input order
+/// (or 0/1 with `--exit-summary`).
 public final class FetchRunner {
     let options: FetchOptions
     let plan: FetchPlan
@@ -13,11 +14,15 @@ public final class FetchRunner {
     let stdout: OrderedStdout
     let share: Share?
     private var results: [Int32?]
-    private var nextIndex = 0
+    private var scheduler: TransferScheduler
+    private let hosts: [String]
     /// Jobs in flight (including those waiting for a retry), by URL index: the runner owns them.
-    private var jobs: [Int: FetchJob] = [:]
-    private var active: Int { jobs.count }
+    private(set) var jobs: [Int: FetchJob] = [:]
     private var done = 0
+    private var wakeTimer: (id: TimerID, at: Double)?
+    private let report: Report?
+    let progress: ProgressDisplay?
+    private let started: UInt64
 
     /// Runs the whole fetch and returns the process exit status.
     public static func run(_ options: FetchOptions) -> Int32 {
@@ -25,12 +30,17 @@ public final class FetchRunner {
         let plan: FetchPlan
         do {
             plan = try FetchPlan.build(options)
+            try checkCombinations(options, plan)
         } catch {
             Console.error(error)
             return error.code
         }
         if !options.silent || options.showError {
             for w in plan.warnings { Console.warning(w) }
+        }
+        if options.dryRun {
+            DryRun.print(plan, options)
+            return 0
         }
         let loop: EventLoop
         do {
@@ -39,43 +49,101 @@ public final class FetchRunner {
             Console.error(FetchError(.failedInit, "cannot start the event loop: \(error)"))
             return CurlCode.failedInit.rawValue
         }
-        let runner = FetchRunner(options: options, plan: plan, loop: loop)
+        let runner: FetchRunner
+        do {
+            runner = try FetchRunner(options: options, plan: plan, loop: loop)
+        } catch {
+            Console.error(error)
+            loop.close()
+            return error.code
+        }
         let status = runner.execute()
         loop.close()
         return status
     }
 
-    init(options: FetchOptions, plan: FetchPlan, loop: EventLoop) {
+    static func checkCombinations(_ o: FetchOptions, _ plan: FetchPlan) throws(FetchError) {
+        if let n = o.parallelMaxHost, n < 1 { throw .usage("--parallel-max-host must be at least 1 (got \(n))") }
+        if o.stream && plan.items.filter({ $0.output == .stdout }).count > 1 {
+            throw .usage("--stream writes one body as it arrives: give it a single URL for stdout")
+        }
+    }
+
+    init(options: FetchOptions, plan: FetchPlan, loop: EventLoop) throws(FetchError) {
         self.options = options
         self.plan = plan
         self.loop = loop
         driver = MultiDriver(loop: loop)
+        if let n = options.parallelMaxHost { driver.setMaxHostConnections(n) }
         stdout = OrderedStdout(count: plan.items.count, memoryLimit: options.stdoutMemoryLimit)
         share = options.cookies.isEmpty && options.cookieJar == nil ? nil : Share(cookies: true, dns: false, tlsSessions: false)
         results = Array(repeating: nil, count: plan.items.count)
+        hosts = plan.items.map { TransferScheduler.hostKey($0.url) }
+        scheduler = TransferScheduler(
+            hosts: hosts, parallelMax: options.parallelMax, perHost: options.parallelMaxHost,
+            interval: options.rateInterval)
+        report = try options.report.map { path throws(FetchError) in try Report(path: path) }
+        progress = ProgressDisplay.make(options, total: plan.items.count)
+        started = loop.now
     }
 
     func execute() -> Int32 {
+        progress?.start(runner: self)
         startMore()
         if done < plan.items.count { loop.run() }
+        progress?.finish(runner: self)
         driver.close()
         share?.close()
+        let seconds = Double(loop.now - started) / 1e9
+        report?.summary(seconds: seconds)
+        report?.close()
+        if options.exitSummary {
+            return results.contains(where: { $0 != 0 }) ? 1 : 0
+        }
         return results.first(where: { $0 != 0 }).flatMap { $0 } ?? 0
     }
 
+    var nowSeconds: Double { Double(loop.now) / 1e9 }
+
     private func startMore() {
-        while active < options.parallelMax && nextIndex < plan.items.count {
-            let item = plan.items[nextIndex]
-            nextIndex += 1
-            let job = FetchJob(item: item, runner: self)
-            jobs[item.index] = job
-            if let failure = item.failure ?? job.prepare() {
-                job.fail(failure)
-                continue
+        while true {
+            switch scheduler.next(now: nowSeconds) {
+            case .start(let index):
+                launch(plan.items[index])
+            case .wait(let until):
+                wake(at: until)
+                return
+            case .blocked:
+                return
             }
-            if driver.add(job.transfer) != .ok {
-                job.fail(FetchError(.failedInit, "could not add the transfer"))
-            }
+        }
+    }
+
+    private func wake(at time: Double) {
+        if let w = wakeTimer {
+            if w.at <= time { return }
+            loop.cancel(w.id)
+        }
+        let id = loop.schedule(at: UInt64(time * 1e9)) { [weak self] in
+            self?.wakeTimer = nil
+            self?.startMore()
+        }
+        wakeTimer = (id, time)
+    }
+
+    private func launch(_ item: PlannedURL) {
+        let job = FetchJob(item: item, runner: self)
+        jobs[item.index] = job
+        if options.skipExisting, case .file(let path) = item.output, LocalFiles.regularFileSize(path) != nil {
+            job.skip()
+            return
+        }
+        if let failure = item.failure ?? job.prepare() {
+            job.fail(failure)
+            return
+        }
+        if driver.add(job.transfer) != .ok {
+            job.fail(FetchError(.failedInit, "could not add the transfer"))
         }
     }
 
@@ -86,21 +154,33 @@ public final class FetchRunner {
         }
     }
 
+    /// `Retry-After` from a URL's host: new transfers to that host wait too.
+    func pauseHost(of item: PlannedURL, for seconds: Double) {
+        scheduler.pause(host: hosts[item.index], until: nowSeconds + seconds)
+    }
+
     /// Called once per URL, after its last attempt.
-    func finished(_ job: FetchJob, _ report: TransferReport) {
+    func finished(_ job: FetchJob, _ report: TransferReport, skipped: Bool = false) {
         let i = job.item.index
         results[i] = report.exitCode
         if report.exitCode != 0 && (!options.silent || options.showError) {
+            progress?.clearForMessage()
             Console.error(FetchError(CurlCode(rawValue: report.exitCode), report.errorMessage))
         }
-        if let w = plan.writeOut {
+        if let w = plan.writeOut, !skipped {
             for (stream, text) in w.render(report) {
                 if stream == .stdout { _ = stdout.write(i, text) } else { Console.write(text) }
             }
         }
+        if let r = self.report {
+            let line = r.line(report, skipped: skipped)
+            if r.toStdout { _ = stdout.write(i, line) } else { r.write(line) }
+        }
         stdout.finish(i)
         jobs.removeValue(forKey: i)
+        scheduler.finished(i)
         done += 1
+        progress?.finished(report)
         if done == plan.items.count {
             loop.stop()
         } else {

@@ -79,7 +79,8 @@ public enum ProxyServer {
             metricsThread = startThread { MetricsServer.run(fd: fd, state: state) }
         }
         var interrupts = 0
-        var timeout = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+        var drainNotified = 0  // loops told to drain so far; a loop may register after the signal came
+        var timeout = timespec(tv_sec: 0, tv_nsec: 20_000_000)
         while state.finished.load(ordering: .acquiring) < config.threads {
             let sig = sigtimedwait(&set, nil, &timeout)
             if sig == SIGINT || sig == SIGTERM {
@@ -88,10 +89,15 @@ public enum ProxyServer {
                     printError("swproxy serve: interrupted again, exiting now")
                     exit(130)
                 }
-                printError("swproxy serve: draining (up to \(config.drainTimeout) s)")
+                if interrupts == 1 { printError("swproxy serve: draining (up to \(config.drainTimeout) s)") }
                 state.draining.store(true, ordering: .releasing)
-                for h in state.handles.withLock({ $0 }) { h.notify(Worker.drainSignal) }
-            } else if sig == SIGHUP {
+            }
+            if state.draining.load(ordering: .acquiring) {
+                let handles = state.handles.withLock { $0 }
+                for h in handles.dropFirst(drainNotified) { h.notify(Worker.drainSignal) }
+                drainNotified = handles.count
+            }
+            if sig == SIGHUP {
                 hangUp(reload: reload, listen: bound, threads: config.threads, state: state)
             }
         }

@@ -29,19 +29,21 @@ struct FetchCommand: ParsableCommand {
             "A": "user-agent", "e": "referer", "u": "user", "b": "cookie", "c": "cookie-jar", "I": "head",
             "g": "globoff", "o": "output", "O": "remote-name", "C": "continue-at", "i": "include", "s": "silent",
             "S": "show-error", "v": "verbose", "f": "fail", "w": "write-out", "L": "location", "Z": "parallel",
-            "m": "max-time", "x": "proxy", "k": "insecure", "0": "http1.0", "K": "config",
+            "m": "max-time", "x": "proxy", "k": "insecure", "0": "http1.0", "K": "config", "#": "progress-bar",
+            "N": "no-buffer",
         ],
         valued: [
             "request", "header", "data", "data-ascii", "data-binary", "data-raw", "data-urlencode", "json",
             "upload-file", "form", "user-agent", "referer", "user", "cookie", "cookie-jar", "url", "input-file",
             "output", "output-dir", "continue-at", "write-out", "max-redirs", "parallel-max", "retry",
             "retry-delay", "retry-max-time", "connect-timeout", "max-time", "proxy", "noproxy", "cacert", "capath",
-            "config",
+            "config", "report", "parallel-max-host", "rate", "fail-on",
         ],
         flags: [
             "get", "head", "compressed", "globoff", "remote-name", "remote-name-all", "create-dirs", "include",
             "silent", "show-error", "verbose", "fail", "fail-with-body", "location", "parallel", "retry-all-errors",
-            "retry-connrefused", "insecure", "http1.0", "http1.1", "http2", "http2-prior-knowledge",
+            "retry-connrefused", "insecure", "http1.0", "http1.1", "http2", "http2-prior-knowledge", "exit-summary",
+            "stream", "no-buffer", "progress-bar", "no-progress-meter", "dry-run", "skip-existing",
         ],
         configOption: "config")
 
@@ -113,6 +115,15 @@ struct FetchCommand: ParsableCommand {
         o.insecure = connection.insecure
         o.caCert = connection.cacert
         o.caPath = connection.capath
+        o.report = output.report
+        o.exitSummary = output.exitSummary
+        o.stream = output.stream || output.noBuffer
+        o.dryRun = request.dryRun
+        o.skipExisting = output.skipExisting
+        if output.noProgressMeter { o.progress = .off } else if output.progressBar { o.progress = .bar }
+        if let f = output.failOn { o.failOn = try StatusSet(parsing: f) }
+        o.parallelMaxHost = transfer.parallelMaxHost
+        if let r = transfer.rate { o.rateInterval = try parseRate(r) }
         if connection.http2PriorKnowledge {
             o.httpVersion = .v2PriorKnowledge
         } else if connection.http2 {
@@ -210,6 +221,9 @@ struct FetchRequestOptions: ParsableArguments {
     @Flag(name: [.customShort("g"), .customLong("globoff")], help: "Turn off URL globbing ([] and {}).")
     var globoff = false
 
+    @Flag(name: .customLong("dry-run"), help: "Print each planned request (method, URL, headers, body size, output) and send nothing.")
+    var dryRun = false
+
     @Option(name: [.customShort("K"), .customLong("config")], parsing: .unconditional,
             help: ArgumentHelp("Read options from a file, in curl's config syntax.", valueName: "file"))
     var config: String?
@@ -256,6 +270,34 @@ struct FetchOutputOptions: ParsableArguments {
     @Flag(name: .customLong("fail-with-body"), help: "Fail on HTTP errors (exit 22), keeping the body.")
     var failWithBody = false
 
+    @Option(name: .customLong("fail-on"), parsing: .unconditional,
+            help: ArgumentHelp("HTTP statuses that count as failures (exit 22), e.g. 4xx,5xx,!404 or 500-599,429.",
+                               valueName: "list"))
+    var failOn: String?
+
+    @Flag(name: .customLong("exit-summary"),
+          help: "Exit 0 when every URL succeeded, 1 when some failed (2 for usage errors), instead of curl's code.")
+    var exitSummary = false
+
+    @Option(name: .customLong("report"), parsing: .unconditional,
+            help: ArgumentHelp("Write one JSON object per URL and a summary to this file ('-': stdout).", valueName: "file"))
+    var report: String?
+
+    @Flag(name: .customLong("stream"), help: "Write the body as it arrives (one URL to stdout).")
+    var stream = false
+
+    @Flag(name: [.customShort("N"), .customLong("no-buffer")], help: "Same as --stream, as curl's -N.")
+    var noBuffer = false
+
+    @Flag(name: .customLong("progress-bar"), help: "Show curl's single progress bar (-#) instead of the per-transfer display.")
+    var progressBar = false
+
+    @Flag(name: .customLong("no-progress-meter"), help: "Show no progress display.")
+    var noProgressMeter = false
+
+    @Flag(name: .customLong("skip-existing"), help: "Skip URLs whose output file exists already.")
+    var skipExisting = false
+
     @Option(name: [.customShort("w"), .customLong("write-out")], parsing: .unconditional,
             help: ArgumentHelp("Text to write after each transfer, with %{variables} (@file reads it).",
                                valueName: "format"))
@@ -274,6 +316,15 @@ struct FetchTransferOptions: ParsableArguments {
 
     @Option(name: .customLong("parallel-max"), help: ArgumentHelp("Maximum concurrent transfers.", valueName: "num"))
     var parallelMax = 50
+
+    @Option(name: .customLong("parallel-max-host"),
+            help: ArgumentHelp("Maximum concurrent transfers to one host.", valueName: "num"))
+    var parallelMaxHost: Int?
+
+    @Option(name: .customLong("rate"),
+            help: ArgumentHelp("Start at most this many transfers per time unit: N/s, N/m, N/h (or N, per hour).",
+                               valueName: "rate"))
+    var rate: String?
 
     @Option(name: .customLong("retry"), help: ArgumentHelp("Retry transient failures this many times.", valueName: "num"))
     var retry = 0

@@ -23,6 +23,7 @@ def payload(n: int, seed: str = "") -> bytes:
 
 class Recorded:
     def __init__(self, method, target, version, headers, body):
+        self.time = time.monotonic()
         self.method = method
         self.target = target
         self.version = version
@@ -108,11 +109,12 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._send(302, b"moving\n", [("Location", f"/redirect/{n - 1}")])
         elif route == "slow":
-            self.server.enter()
+            host = self.headers.get("Host", "")
+            self.server.enter(host)
             try:
                 time.sleep(float(args[0]))
             finally:
-                self.server.leave()
+                self.server.leave(host)
             self._send(200, b"slow done\n")
         elif route == "headers":
             self._send(200, b"with headers\n", [("Content-Type", "text/html; charset=utf-8"),
@@ -156,6 +158,14 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(503, b"try later\n", hdrs)
             else:
                 self._send(200, f"ok after {seen - 1}\n".encode())
+        elif route == "ratelimit":
+            # /ratelimit/KEY/N/SECONDS: the first N requests for KEY get 429 with Retry-After: SECONDS.
+            key, n = args[0], int(args[1])
+            seen = self.server.bump(key)
+            if seen <= n:
+                self._send(429, b"slow down\n", [("Retry-After", args[2])])
+            else:
+                self._send(200, b"ok\n")
         elif route == "range":
             data = payload(1000, "range")
             rng = self.headers.get("Range")
@@ -193,6 +203,8 @@ class Origin(ThreadingHTTPServer):
         self.hosts = {}
         self.inflight = 0
         self.max_inflight = 0
+        self.host_inflight = {}
+        self.host_max = {}
         self.port = self.server_address[1]
         self.base = f"http://{host if family == socket.AF_INET else '[' + host + ']'}:{self.port}"
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -202,14 +214,17 @@ class Origin(ThreadingHTTPServer):
         with self._lock:
             self.requests.append(rec)
 
-    def enter(self):
+    def enter(self, host=""):
         with self._lock:
             self.inflight += 1
             self.max_inflight = max(self.max_inflight, self.inflight)
+            self.host_inflight[host] = self.host_inflight.get(host, 0) + 1
+            self.host_max[host] = max(self.host_max.get(host, 0), self.host_inflight[host])
 
-    def leave(self):
+    def leave(self, host=""):
         with self._lock:
             self.inflight -= 1
+            self.host_inflight[host] -= 1
 
     def bump(self, key):
         with self._lock:
