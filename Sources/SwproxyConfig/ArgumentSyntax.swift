@@ -34,6 +34,8 @@ public struct ArgumentNormalizer {
     public let syntax: ArgumentSyntax
     /// Reads a config file's text (injected so tests need no files); `-` means standard input.
     public var readFile: (String) throws -> String
+    /// Checks one config-file entry on its own (its value's type, say), so an error can name FILE:LINE.
+    public var checkEntry: (([String]) throws -> Void)?
 
     public init(syntax: ArgumentSyntax, readFile: @escaping (String) throws -> String) {
         self.syntax = syntax
@@ -137,6 +139,9 @@ public struct ArgumentNormalizer {
                 if name == syntax.configOption {
                     out += try configEntries(v, depth: depth + 1)
                 } else {
+                    if let check = checkEntry {
+                        do { try check(["--\(name)", v]) } catch { throw ArgumentError("\(path):\(e.line): \(error)") }
+                    }
                     out.append((e.line, ["--\(name)", v]))
                 }
             } else if syntax.known.contains(name) {

@@ -64,9 +64,6 @@ public final class FetchRunner {
 
     static func checkCombinations(_ o: FetchOptions, _ plan: FetchPlan) throws(FetchError) {
         if let n = o.parallelMaxHost, n < 1 { throw .usage("--parallel-max-host must be at least 1 (got \(n))") }
-        if o.stream && plan.items.filter({ $0.output == .stdout }).count > 1 {
-            throw .usage("--stream writes one body as it arrives: give it a single URL for stdout")
-        }
     }
 
     init(options: FetchOptions, plan: FetchPlan, loop: EventLoop) throws(FetchError) {

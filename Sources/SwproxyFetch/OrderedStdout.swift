@@ -26,6 +26,10 @@ final class OrderedStdout {
         self.fd = fd
     }
 
+    /// Bytes held in memory for later indices (at most `memoryLimit`), and how many indices spilled to files.
+    var heldInMemory: Int { memoryUsed }
+    var spilledCount: Int { pending.values.filter { $0.spillFD >= 0 }.count }
+
     /// Writes (or holds) bytes of URL `index`. False when stdout is broken.
     func write(_ index: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
         if broken { return false }

@@ -4,6 +4,8 @@
 public struct ChunkedDecoder: Sendable {
     enum State: Sendable, Equatable {
         case size(digits: Int, value: UInt64)
+        /// Whitespace after the size (BWS): only more of it, `;` or CR may follow.
+        case sizeBWS
         case extensionText
         case sizeLF(UInt64)
         case data(UInt64)
@@ -38,12 +40,22 @@ public struct ChunkedDecoder: Sendable {
                 if let h = ChunkedDecoder.hex(c) {
                     guard digits < 16 else { throw .bad("chunk size has more than 16 hex digits") }
                     state = .size(digits: digits + 1, value: value << 4 | UInt64(h))
-                } else if digits > 0 && (c == 59 || c == 32 || c == 9) {  // ';' or BWS before extensions
+                } else if digits > 0 && c == 59 {  // ';' starts the extensions
                     state = .extensionText
+                    stashValue = value
+                } else if digits > 0 && (c == 32 || c == 9) {  // BWS, which must lead to ';'
+                    state = .sizeBWS
                     stashValue = value
                 } else if digits > 0 && c == 13 {
                     state = .sizeLF(value)
                 } else {
+                    throw .bad("invalid chunk size")
+                }
+                i += 1
+            case .sizeBWS:
+                if c == 59 {
+                    state = .extensionText
+                } else if c != 32 && c != 9 {
                     throw .bad("invalid chunk size")
                 }
                 i += 1

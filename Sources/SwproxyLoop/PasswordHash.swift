@@ -9,6 +9,8 @@ public enum PasswordHash {
 
     /// Hashes `password` with the salt and parameters of `hash` and compares in constant time.
     public static func verify(_ password: String, against hash: String) -> Bool {
+        // crypt(3) reads a C string: a NUL would cut the password short and let "right\0junk" pass.
+        guard !password.utf8.contains(0) else { return false }
         let size = Int(ccurl_crypt_data_size())
         let data = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
         defer { data.deallocate() }
@@ -20,11 +22,12 @@ public enum PasswordHash {
 
     /// Compares without an early exit, so the time taken does not tell how much matched.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        // The length difference is kept whole: truncated to a byte, lengths 256 apart would compare equal.
+        var diff = UInt(bitPattern: a.count ^ b.count)
         for i in 0..<max(a.count, b.count) {
             let x = i < a.count ? a[i] : 0
             let y = i < b.count ? b[i] : 0
-            diff |= x ^ y
+            diff |= UInt(x ^ y)
         }
         return diff == 0
     }

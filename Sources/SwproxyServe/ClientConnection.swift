@@ -29,6 +29,8 @@ final class ClientConnection {
     private(set) var clientEOF = false
     private var closeWhenFlushed = false
     private var headStartedAt: UInt64 = 0
+    /// Whether the timer now running is the header timeout (not the keep-alive idle one).
+    private var headTimerRunning = true
 
     var peerHost: String { peer?.host ?? "-" }
     var config: ServeConfiguration { worker.config }
@@ -107,8 +109,12 @@ final class ClientConnection {
         }
         if headStartedAt == 0 {
             headStartedAt = worker.loop.now
-            armTimer(config.headerTimeout) { [unowned self] in self.headerTimedOut() }
+            // The first head's clock started at accept; a later one's starts at its first byte (until then
+            // the keep-alive idle timer ran). Re-arming here for the first head would give a client that
+            // waits before its first byte almost twice --header-timeout.
+            if !headTimerRunning { armTimer(config.headerTimeout) { [unowned self] in self.headerTimedOut() } }
         }
+        headTimerRunning = true
         let result = input.withReadableBytes { parser.parse($0) }
         switch result {
         case .needMore:
@@ -120,6 +126,7 @@ final class ClientConnection {
             parser.reset()
             cancelTimer()
             headStartedAt = 0
+            headTimerRunning = false
             dispatch(head)
         }
     }
@@ -158,7 +165,8 @@ final class ClientConnection {
         worker.accessLog.write(AccessLog.Entry(
             client: peerHost, method: method, target: target, version: version, status: e.status, bytesIn: 0,
             bytesOut: 0, durationMs: 0, error: e.logReason))
-        worker.record(method: method, status: e.status, bytesIn: 0, bytesOut: 0, seconds: 0, error: e.logReason)
+        worker.record(method: method, status: e.status, bytesIn: 0, bytesOut: 0, seconds: 0, error: e.logReason,
+                      byPolicy: e.status == 403 || e.status == 407)
         closeAfterFlush()
     }
 
@@ -183,6 +191,7 @@ final class ClientConnection {
         setReading(true)
         if input.isEmpty {
             input.releaseIfEmpty()
+            headTimerRunning = false
             armTimer(config.idleTimeout) { [unowned self] in self.headerTimedOut() }
             if clientEOF { closeAfterFlush() }
         } else {

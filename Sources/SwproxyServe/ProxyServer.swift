@@ -131,6 +131,8 @@ public enum ProxyServer {
             let problems = c.validate()
             guard problems.isEmpty else {
                 printError("swproxy serve: reload refused, keeping the old configuration: \(problems.joined(separator: "; "))")
+                // The log is still reopened: logrotate sends the same signal and must not lose lines.
+                for h in state.handles.withLock({ $0 }) { h.notify(Worker.reopenSignal) }
                 return
             }
             state.pending.withLock { $0 = c }

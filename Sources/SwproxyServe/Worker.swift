@@ -72,11 +72,14 @@ final class Worker {
     }
 
     /// Counts one answered request (every access-log line but the tunnel ones goes through here too).
-    func record(method: String, status: Int, bytesIn: Int64, bytesOut: Int64, seconds: Double, error: String?) {
+    /// `byPolicy`: the answer is swproxy's own refusal (403/407), not a status the origin sent.
+    func record(method: String, status: Int, bytesIn: Int64, bytesOut: Int64, seconds: Double, error: String?,
+                byPolicy: Bool = false)
+    {
         metrics.request(method: method, status: status, seconds: seconds)
         metrics.counters.add(Metrics.Slot.bytesFromClients, Int(bytesIn))
         metrics.counters.add(Metrics.Slot.bytesToClients, Int(bytesOut))
-        if status == 403 || status == 407 { metrics.counters.add(Metrics.Slot.connectionsRefused) }
+        if byPolicy { metrics.counters.add(Metrics.Slot.connectionsRefused) }
         if let e = error, e.hasPrefix("upstream-"), status >= 500 { metrics.upstreamError(e) }
     }
 

@@ -17,8 +17,13 @@ var args = Array(CommandLine.arguments.dropFirst())
 // Help goes through the root command, so usage lines read "swproxy fetch …".
 if args.contains("--help") || args.contains("-h") || args.first == "help" { Swproxy.main(args) }
 if args.first == "fetch" {
-    let normalizer = ArgumentNormalizer(syntax: FetchCommand.syntax) { path in
+    var normalizer = ArgumentNormalizer(syntax: FetchCommand.syntax) { path in
         try readTextFile(path)
+    }
+    normalizer.checkEntry = { entry in
+        do { _ = try FetchCommand.parse(entry + ["http://x/"]) } catch {
+            throw ArgumentError(FetchCommand.message(for: error))
+        }
     }
     let tokens: [String]
     do {

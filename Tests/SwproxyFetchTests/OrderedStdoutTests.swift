@@ -16,6 +16,8 @@ final class OrderedStdoutTests: XCTestCase {
         w(0, "zero-a;")  // current: straight through
         w(2, "two-b;")  // over the limit now: spilled after its memory part
         w(1, "one;")
+        XCTAssertLessThanOrEqual(out.heldInMemory, 8, "held bytes went past the memory limit")
+        XCTAssertEqual(out.spilledCount, 3, "indices 1, 2 and 3 should have spilled to temporary files")
         out.finish(2)
         out.finish(3)
         w(0, "zero-b;")

@@ -52,6 +52,7 @@ final class ChunkedDecoderTests: XCTestCase {
         check("A;name=val\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n", body: "0123456789")
         check("0000000000000001\r\nx\r\n0\r\n\r\nNEXT", body: "x")
         check("0\r\n\r\n", body: "")
+        check("1 ;ext\r\nx\r\n0\t;a=b\r\n\r\n", body: "x")
     }
 
     func testInvalid() {
@@ -65,5 +66,13 @@ final class ChunkedDecoderTests: XCTestCase {
         check("0x5\r\nhello\r\n0\r\n\r\n", status: 400)
         check("5\r\nhello\r\n0\r\nTrailer\nx\r\n\r\n", status: 400)
         check("5\r\nhello\r\n0\r\n\r\r", status: 400)
+        // whitespace after the size may only lead to an extension
+        check("1 x\r\nx\r\n0\r\n\r\n", status: 400)
+        check("1 \r\nx\r\n0\r\n\r\n", status: 400)
+        // the integration smuggling table's chunk cases
+        check("2\nab\r\n0\r\n\r\n", status: 400)
+        check("zz\r\nab\r\n0\r\n\r\n", status: 400)
+        check("fffffffffffffffff\r\nab\r\n0\r\n\r\n", status: 400)
+        check("2\r\nabX\r\n0\r\n\r\n", status: 400)
     }
 }

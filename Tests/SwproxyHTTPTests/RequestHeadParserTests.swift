@@ -137,6 +137,17 @@ final class RequestHeadParserTests: XCTestCase {
             ("POST http://h/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \u{0B}chunked\r\n\r\n", 400),
             ("POST http://h/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
             ("POST http://h/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+            // the rest of the integration smuggling table (test_safety.py SMUGGLING), split here at every offset
+            ("POST http://h/ HTTP/1.1\r\nHost: h\r\nContent-Length: -2\r\n\r\n", 400),
+            ("POST http://h/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: CHUNKED\r\n\r\n", 400),
+            ("POST http://h/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunkedx\r\n\r\n", 400),
+            ("POST http://h/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\u{0B}\r\n\r\n", 400),
+            ("POST http://h/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n", 400),
+            ("POST http://h/ HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551617\r\n\r\n", 400),
+            ("POST http://h/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n chunked\r\n\r\n", 400),
+            ("GET http://h/ HTTP/1.1\r\nHost: h\rX: y\r\n\r\n", 400),
+            ("GET http://127.0.0.1:80@evil.example/x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+            ("G(ET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n", 400),
             // targets and Host
             ("GET /origin-form HTTP/1.1\r\n\r\n", 400),
             ("GET http://h/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),

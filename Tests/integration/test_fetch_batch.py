@@ -81,14 +81,15 @@ def test_retry_after_delays_the_retry_and_pauses_the_host(swproxy, origin):
     origin.take()
     origin.counters.clear()
     r = run([swproxy, "fetch", "-s", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "--retry", "1",
-             "--parallel-max", "2", f"{origin.base}/ratelimit/ra/1/1", f"{origin.base}/path/second",
+             "--parallel-max", "2", f"{origin.base}/ratelimit/ra/1/2", f"{origin.base}/path/second",
              f"{origin.base}/path/third"])
     assert r.returncode == 0, r.stderr
     seen = origin.take()
     limited = sorted(x.time for x in seen if "ratelimit" in x.target)
-    assert len(limited) == 2 and limited[1] - limited[0] >= 1.0
+    # Retry-After: 2 is longer than curl's first retry delay (1 s): the retry waits for it.
+    assert len(limited) == 2 and limited[1] - limited[0] >= 1.9
     third = [x.time for x in seen if x.target.endswith("/third")][0]
-    assert third - limited[0] >= 1.0, "a new transfer to the paused host started before Retry-After"
+    assert third - limited[0] >= 1.9, "a new transfer to the paused host started before Retry-After"
 
 
 def test_fail_on(swproxy, origin):
@@ -121,8 +122,10 @@ def test_exit_summary(swproxy, origin):
 def test_stream(swproxy, origin):
     r = run([swproxy, "fetch", "-s", "--stream", f"{origin.base}/bytes/50000"])
     assert r.returncode == 0 and r.stdout == payload(50000, "/bytes/50000")
-    r = run([swproxy, "fetch", "-s", "-N", f"{origin.base}/path/a", f"{origin.base}/path/b"])
-    assert r.returncode == 2 and b"--stream" in r.stderr
+    # curl scripts pass -N with several URLs: accepted; the body at the head of the order streams, the
+    # others follow whole and in input order.
+    r = run([swproxy, "fetch", "-s", "-N", f"{origin.base}/slow/0.3", f"{origin.base}/path/b"])
+    assert r.returncode == 0 and r.stdout == b"slow done\npath /path/b\n"
 
 
 def test_dry_run_sends_nothing(swproxy, origin):

@@ -36,6 +36,7 @@ def test_metrics_count_known_traffic(swproxy, origin):
         for _ in range(3):
             assert run(["curl", "-s", "-x", p.url, f"{origin.base}/bytes/100"]).returncode == 0
         run(["curl", "-s", "-x", p.url, "-d", "x" * 10, f"{origin.base}/status/404"])
+        run(["curl", "-s", "-x", p.url, f"{origin.base}/status/403"])  # the origin's 403 is no policy refusal
         run(["curl", "-s", "-x", p.url, f"http://127.0.0.1:{free_port()}/"])  # refused → 502
         run(["curl", "-s", "-x", p.url, f"{origin.base}/slow/2"])  # → 504
         raw_exchange(p.port, b"GET /origin-form HTTP/1.1\r\nHost: x\r\n\r\n")  # 400, method known
@@ -51,7 +52,7 @@ def test_metrics_count_known_traffic(swproxy, origin):
         assert metric(text, "swproxy_requests_total", '{method="POST",class="4xx"}') == 1
         assert metric(text, "swproxy_requests_total", '{method="GET",class="5xx"}') == 2
         assert metric(text, "swproxy_requests_total", '{method="other",class="4xx"}') == 1
-        assert metric(text, "swproxy_requests_total", '{method="GET",class="4xx"}') == 1
+        assert metric(text, "swproxy_requests_total", '{method="GET",class="4xx"}') == 2
         assert metric(text, "swproxy_requests_total", '{method="CONNECT",class="4xx"}') == 1
         assert metric(text, "swproxy_requests_total", '{method="CONNECT",class="2xx"}') == 1
         assert metric(text, "swproxy_tunnels_opened_total") == 1
@@ -61,12 +62,12 @@ def test_metrics_count_known_traffic(swproxy, origin):
         assert metric(text, "swproxy_policy_refusals_total") == 1
         assert metric(text, "swproxy_client_bytes_received_total") >= 10
         assert metric(text, "swproxy_client_bytes_sent_total") >= 300
-        assert metric(text, "swproxy_connections_accepted_total") == 11  # 10 + the start-up probe
+        assert metric(text, "swproxy_connections_accepted_total") == 12  # 11 + the start-up probe
         assert metric(text, "swproxy_connections_active") == 1
-        assert metric(text, "swproxy_request_duration_seconds_count") == 10
-        assert metric(text, "swproxy_request_duration_seconds_bucket", '{le="+Inf"}') == 10
+        assert metric(text, "swproxy_request_duration_seconds_count") == 11
+        assert metric(text, "swproxy_request_duration_seconds_bucket", '{le="+Inf"}') == 11
         loops = [float(v) for v in re.findall(r'^swproxy_loop_requests_total\{loop="\d+"\} (\S+)$', text, re.M)]
-        assert len(loops) == 2 and sum(loops) == 10
+        assert len(loops) == 2 and sum(loops) == 11
         t.close()
         assert scrape(mport, "/healthz") == (200, "ok\n")
         assert scrape(mport, "/nope")[0] == 404
@@ -115,6 +116,26 @@ def test_sighup_reopens_the_log_and_keeps_in_flight_requests(swproxy, origin, tm
         assert "/path/after" in new
     finally:
         p.stop()
+
+
+def test_sighup_reopens_the_log_even_when_the_new_config_is_refused(swproxy, origin, tmp_path):
+    log = tmp_path / "access.log"
+    conf = tmp_path / "swproxy.conf"
+    conf.write_text(f"access-log = {log}\n")
+    p = Proxy(swproxy, "--config", str(conf))
+    try:
+        run(["curl", "-s", "-x", p.url, f"{origin.base}/path/before"])
+        os.rename(log, tmp_path / "access.log.1")
+        conf.write_text(f"access-log = {log}\nidle-timeout = 0\n")  # parses, but fails validation
+        p.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        run(["curl", "-s", "-x", p.url, f"{origin.base}/path/after"])
+        time.sleep(0.2)
+        assert "/path/after" in log.read_text()
+        assert "/path/after" not in (tmp_path / "access.log.1").read_text()
+    finally:
+        p.stop()
+    assert "reload refused" in p.read_log()
 
 
 def test_sighup_reloads_config_and_rejects_a_broken_one(swproxy, origin, tmp_path):
@@ -209,3 +230,40 @@ def test_fetch_config_file_and_command_line_precedence(swproxy, origin, tmp_path
     assert ("X-From-File", "1") in headers and ("X-From-Cli", "2") in headers  # repeatable ones add up
     r = run([swproxy, "fetch", "-o", "/dev/null", "-K", str(conf), f"{origin.base}/path/k"])
     assert r.stdout == b"file 200\n"
+
+
+def test_fetch_config_errors_name_file_and_line(swproxy, tmp_path):
+    for text, needle in (("silent\nbogus = 1\n", ":2: unknown option 'bogus'"),
+                         ("silent\nmax-time = soon\n", ":2: "),
+                         ("parallel-max = many\n", ":1: ")):
+        f = tmp_path / "bad.conf"
+        f.write_text(text)
+        r = run([swproxy, "fetch", "-K", str(f), "http://127.0.0.1:9/"], timeout=10)
+        assert r.returncode == 2, text
+        assert (str(f) + needle).encode() in r.stderr, (text, r.stderr)
+
+
+def test_print_config_names_only_real_options(swproxy, tmp_path):
+    text = run([swproxy, "serve", "--print-config"]).stdout.decode()
+    names = re.findall(r"^# ([a-z][a-z0-9-]+)(?: = |\s*#|$)", text, re.M)
+    assert len(names) >= 20, names
+    f = tmp_path / "one.conf"
+    for name in names:
+        f.write_text(f"{name} = 1\n")
+        r = run([swproxy, "serve", "--config", str(f), "--print-config"], timeout=10)
+        assert b"unknown option" not in r.stderr, (name, r.stderr)
+
+
+def test_every_option_in_help_is_known_to_config_files(swproxy, tmp_path):
+    """The config-file syntax lists (valued and flag names) are kept by hand beside the declarations: every
+    long option --help shows must be accepted in a file."""
+    f = tmp_path / "one.conf"
+    for command, flag in (("serve", "--config"), ("fetch", "-K")):
+        help_text = run([swproxy, command, "--help"]).stdout.decode()
+        longs = set(re.findall(r"^\s+(?:-\S, )?--([a-z][a-z0-9.-]*[a-z0-9])", help_text, re.M)) - {"help", "version", "config"}
+        assert len(longs) > 10
+        for name in sorted(longs):
+            f.write_text(f"{name} = 1\n")
+            tail = ["--print-config"] if command == "serve" else ["--dry-run", "http://127.0.0.1:9/"]
+            r = run([swproxy, command, flag, str(f)] + tail, timeout=10)
+            assert b"unknown option" not in r.stderr, (command, name, r.stderr)

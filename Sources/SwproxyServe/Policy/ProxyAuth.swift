@@ -10,6 +10,9 @@ public struct ProxyAuth: Sendable {
     }
 
     private var users: [String: Secret] = [:]
+    /// A hash of the slowest kind loaded, checked for unknown users so that a wrong user name costs as much
+    /// as a wrong password and the time taken does not tell which users exist.
+    private var decoyHash: String?
 
     public init() {}
 
@@ -41,14 +44,15 @@ public struct ProxyAuth: Sendable {
                         + "plain-text and weak hashes are refused (make one with: htpasswd -B \(file) \(user))")
             }
             users[user] = .hash(hash)
+            if decoyHash == nil || hash.hasPrefix("$2") { decoyHash = hash }
         }
     }
 
     /// Whether a `Proxy-Authorization` value carries valid credentials.
     func verify(_ header: String?) -> Bool {
-        guard let h = header, let (user, password) = ProxyAuth.decodeBasic(h), let secret = users[user] else {
-            // Spend comparable time on unknown users, so their existence does not show.
-            _ = PasswordHash.constantTimeEqual([0], [1])
+        guard let h = header, let (user, password) = ProxyAuth.decodeBasic(h) else { return false }
+        guard let secret = users[user] else {
+            if let decoy = decoyHash { _ = PasswordHash.verify(password, against: decoy) }
             return false
         }
         switch secret {

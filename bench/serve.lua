@@ -1,0 +1,24 @@
+-- wrk script for bench/serve.sh.
+--   WRK_TARGET=http://127.0.0.1:ORIGIN/small wrk ... -s bench/serve.lua http://127.0.0.1:PROXYPORT
+-- wrk connects to the host:port on its command line; every request carries WRK_TARGET as its
+-- request target, so an absolute URL makes it an absolute-form (forward proxy) request, and a bare
+-- path ("/small") a plain origin-form request for the direct-to-nginx ceiling.
+-- done() prints one machine-readable "BENCH ..." line that bench/serve.sh parses.
+
+local target = os.getenv("WRK_TARGET") or "/small"
+wrk.path = target
+local authority = target:match("^https?://([^/]+)")
+if authority then
+  -- Host must name the origin, not the proxy wrk happens to connect to.
+  wrk.headers["Host"] = authority
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH requests=%d duration_us=%d bytes=%d p50_us=%d p99_us=%d max_us=%d " ..
+    "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
+    summary.requests, summary.duration, summary.bytes,
+    latency:percentile(50), latency:percentile(99), latency.max,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end

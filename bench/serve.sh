@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# Benchmark: `swproxy serve` as a forward proxy against tinyproxy and squid, on loopback, in front
+# of a real nginx origin, with wrk and curl as clients and wrk straight to nginx as the ceiling.
+#   bash bench/serve.sh      (from anywhere; installs nginx-light, wrk, tinyproxy, squid, curl when missing)
+# Writes the medians and ratios to bench/RESULTS.md (the "serve" section) and prints them; raw wrk
+# outputs, the idle client's summaries and the proxies' logs go to bench/out/serve/ (gitignored).
+#
+# Knobs (environment):
+#   ROUNDS=3            rounds; every round runs every measurement for every contender (interleaved),
+#                       the table shows the medians over rounds (use at least 3 for real figures)
+#   DURATION=10s        length of each wrk run (a bare number means seconds)
+#   IDLE_CONNS=10000    idle keep-alive client connections for the RSS measurement
+#   CONTENDERS="direct swproxy tinyproxy squid"   subset to run ("direct" = wrk/curl straight to nginx)
+#   SWPROXY_BIN=path    swproxy binary to test (default: build with `swift build -c release`)
+#   SKIP_BUILD=1        do not build; use SWPROXY_BIN or .build/release/swproxy as it is
+#   PROXY_THREADS=nproc swproxy --threads (squid and tinyproxy cannot be set to match; see the notes)
+#   NGINX_WORKERS=1     origin worker processes (the same origin serves every contender)
+#   CONNS="50 200"      wrk connection counts;  WRK_THREADS=2;  WARMUP=1 (seconds of wrk before each
+#                       contender's measured runs, 0 = none)
+#
+# Everything listens on 127.0.0.1 only and every request targets 127.0.0.1 (no name is resolved);
+# every process the script starts is stopped by its PID; every wait is bounded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+ORIG_ARGS=("$@")
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+[[ $DURATION =~ ^[0-9]+$ ]] && DURATION="${DURATION}s"
+IDLE_CONNS=${IDLE_CONNS:-10000}
+CONTENDERS=${CONTENDERS:-"direct swproxy tinyproxy squid"}
+PROXY_THREADS=${PROXY_THREADS:-$(nproc)}
+NGINX_WORKERS=${NGINX_WORKERS:-1}
+CONNS=${CONNS:-"50 200"}
+WRK_THREADS=${WRK_THREADS:-2}
+WARMUP=${WARMUP:-1}
+SKIP_BUILD=${SKIP_BUILD:-0}
+CLK_TCK=$(getconf CLK_TCK)
+
+for c in $CONTENDERS; do
+  case $c in direct|swproxy|tinyproxy|squid) ;; *) echo "serve.sh: unknown contender '$c'" >&2; exit 2;; esac
+done
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "serve.sh: ROUNDS must be a positive integer" >&2; exit 2; }
+[[ $IDLE_CONNS =~ ^[0-9]+$ ]] || { echo "serve.sh: IDLE_CONNS must be a number" >&2; exit 2; }
+[ "$ROUNDS" -ge 3 ] || echo "serve.sh: ROUNDS=$ROUNDS < 3: the medians are indicative only" >&2
+has() { [[ " $CONTENDERS " == *" $1 "* ]]; }
+
+# No proxy from the environment may redirect our own clients (or swproxy's libcurl) anywhere.
+unset http_proxy https_proxy all_proxy no_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY NO_PROXY || true
+
+# --- packages ---------------------------------------------------------------------------------
+need=""
+command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
+command -v wrk >/dev/null 2>&1 || need="$need wrk"
+command -v curl >/dev/null 2>&1 || need="$need curl"
+has tinyproxy && { command -v tinyproxy >/dev/null 2>&1 || need="$need tinyproxy"; }
+has squid && { command -v squid >/dev/null 2>&1 || [ -x /usr/sbin/squid ] || need="$need squid"; }
+if [ -n "$need" ]; then
+  echo "installing$need..." >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+  # Debian starts the packaged services on install where it can; this benchmark runs its own.
+fi
+export PATH="$PATH:/usr/sbin:/sbin"
+
+# --- swproxy binary ------------------------------------------------------------------------------
+if [ -z "${SWPROXY_BIN:-}" ]; then
+  if [ "$SKIP_BUILD" != 1 ]; then
+    echo "building the release binary..." >&2
+    swift build -c release >/dev/null
+  fi
+  SWPROXY_BIN=$ROOT/.build/release/swproxy
+fi
+if has swproxy && [ ! -x "$SWPROXY_BIN" ]; then echo "serve.sh: no swproxy binary at $SWPROXY_BIN" >&2; exit 1; fi
+
+# --- file descriptors --------------------------------------------------------------------------
+# The idle test needs IDLE_CONNS descriptors in the client and as many (plus upstream ones) in the
+# proxy. Raise the limit as far as allowed; children inherit it.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+[ "$NOFILE" = unlimited ] && NOFILE=1048576
+MAXCONN=$((IDLE_CONNS + 1000))
+[ "$MAXCONN" -lt 10000 ] && MAXCONN=10000
+if [ "$NOFILE" -lt $((IDLE_CONNS + 200)) ]; then
+  echo "serve.sh: open-file limit $NOFILE is too low for IDLE_CONNS=$IDLE_CONNS" >&2
+fi
+
+WORK=$(mktemp -d /tmp/swproxy-serve-bench.XXXXXX)
+chmod 755 "$WORK"   # squid drops to its own user and must reach its directory
+OUT=$ROOT/bench/out/serve
+rm -rf "$OUT"; mkdir -p "$OUT"
+RESULTS=$WORK/results.tsv
+: > "$RESULTS"
+
+STARTED=""   # PIDs this script started and has not stopped yet
+stop_pid() { # pid: TERM, wait up to 10 s, then KILL
+  local pid=$1 i
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+  STARTED=$(echo " $STARTED " | sed "s/ $pid / /g")
+}
+track() { STARTED="$STARTED $1"; }
+cleanup() {
+  local pid
+  for pid in $STARTED; do stop_pid "$pid"; done
+  if [ -d "$WORK" ]; then
+    cp "$WORK"/*.log "$WORK"/squid/*.log "$OUT"/ 2>/dev/null || true
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }   # utime + stime, all threads
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }        # VmRSS / VmHWM in kB
+record() { printf '%s\t%s\t%s\t%s\n' "$ROUND" "$1" "$2" "$3" >> "$RESULTS"; }
+
+# --- origin ---------------------------------------------------------------------------------------
+mkdir -p "$WORK/www" "$WORK/tmp"
+head -c 1024 /dev/urandom > "$WORK/www/small"
+head -c $((100 * 1024 * 1024)) /dev/urandom > "$WORK/www/big"
+ORIGIN_PORT=$(free_port)
+NGINX_CONNS=$((2 * MAXCONN + 1000))
+cat > "$WORK/nginx.conf" <<CONF
+worker_processes $NGINX_WORKERS;
+worker_rlimit_nofile $NOFILE;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log warn;
+user root;
+events { worker_connections $NGINX_CONNS; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  client_body_temp_path $WORK/tmp;
+  proxy_temp_path $WORK/tmp;
+  fastcgi_temp_path $WORK/tmp;
+  uwsgi_temp_path $WORK/tmp;
+  scgi_temp_path $WORK/tmp;
+  server { listen 127.0.0.1:$ORIGIN_PORT backlog=4096; root $WORK/www; }
+}
+CONF
+nginx -c "$WORK/nginx.conf" -p "$WORK" &
+NGINX_PID=$!
+track "$NGINX_PID"
+ok=0
+for _ in $(seq 100); do
+  if curl -s --noproxy '*' -o /dev/null "http://127.0.0.1:$ORIGIN_PORT/small"; then ok=1; break; fi
+  sleep 0.05
+done
+[ "$ok" = 1 ] || { echo "serve.sh: nginx did not start" >&2; cat "$WORK/nginx-error.log" >&2 || true; exit 1; }
+ORIGIN="http://127.0.0.1:$ORIGIN_PORT"
+
+# --- contenders -------------------------------------------------------------------------------
+# start_contender NAME: sets CUR_PID and CUR_PORT (for "direct", the nginx origin itself)
+start_contender() {
+  local name=$1
+  CUR_PID=""
+  if [ "$name" = direct ]; then CUR_PORT=$ORIGIN_PORT; return 0; fi
+  CUR_PORT=$(free_port)
+  case $name in
+    swproxy)
+      "$SWPROXY_BIN" serve --listen "127.0.0.1:$CUR_PORT" --threads "$PROXY_THREADS" \
+        --max-connections "$MAXCONN" --quiet --drain-timeout 1 >>"$WORK/swproxy.log" 2>&1 &
+      ;;
+    tinyproxy)
+      cat > "$WORK/tinyproxy.conf" <<CONF
+Port $CUR_PORT
+Listen 127.0.0.1
+Timeout 600
+MaxClients $MAXCONN
+LogFile "/dev/null"
+LogLevel Critical
+PidFile "$WORK/tinyproxy.pid"
+Allow 127.0.0.1
+ViaProxyName "tinyproxy"
+CONF
+      tinyproxy -d -c "$WORK/tinyproxy.conf" >>"$WORK/tinyproxy.log" 2>&1 &
+      ;;
+    squid)
+      mkdir -p "$WORK/squid"
+      rm -f "$WORK/squid/squid.pid"
+      cat > "$WORK/squid/squid.conf" <<CONF
+http_port 127.0.0.1:$CUR_PORT
+http_access allow localhost
+http_access deny all
+cache deny all
+cache_mem 0 MB
+access_log none
+cache_store_log none
+cache_log $WORK/squid/cache.log
+pid_filename $WORK/squid/squid.pid
+coredump_dir $WORK/squid
+max_filedescriptors $NOFILE
+visible_hostname swproxy-bench
+dns_nameservers 127.0.0.1
+pinger_enable off
+icp_port 0
+htcp_port 0
+netdb_filename none
+logfile_rotate 0
+shutdown_lifetime 1 seconds
+CONF
+      chown -R proxy "$WORK/squid" 2>/dev/null || true
+      squid -N -f "$WORK/squid/squid.conf" >>"$WORK/squid/stdout.log" 2>&1 &
+      ;;
+  esac
+  CUR_PID=$!
+  track "$CUR_PID"
+  local code i
+  for i in $(seq 100); do
+    if ! kill -0 "$CUR_PID" 2>/dev/null; then break; fi
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -x "http://127.0.0.1:$CUR_PORT" "$ORIGIN/small" || true)
+    [ "$code" = 200 ] && return 0
+    sleep 0.1
+  done
+  echo "serve.sh: $name did not start (or does not answer 200 on port $CUR_PORT); its log:" >&2
+  tail -n 20 "$WORK/$name.log" "$WORK/squid/cache.log" "$WORK/squid/stdout.log" 2>/dev/null >&2 || true
+  stop_pid "$CUR_PID"; CUR_PID=""
+  return 1
+}
+stop_contender() { [ -n "$CUR_PID" ] && stop_pid "$CUR_PID"; CUR_PID=""; sleep 0.5; }
+
+# wrk against the current contender; records rps, p50, p99, CPU per 100k and error counts.
+run_wrk() { # name conns
+  local name=$1 c=$2 url target file before after line
+  if [ "$name" = direct ]; then url=$ORIGIN; target=/small
+  else url="http://127.0.0.1:$CUR_PORT"; target="$ORIGIN/small"; fi
+  file="$OUT/r$ROUND-$name-c$c.txt"
+  [ -n "$CUR_PID" ] && before=$(cpu_ticks "$CUR_PID")
+  WRK_TARGET=$target wrk -t"$WRK_THREADS" -c"$c" -d"$DURATION" --latency -s "$ROOT/bench/serve.lua" "$url" \
+    > "$file" 2>&1 || echo "serve.sh: wrk exited with $? ($file)" >&2
+  [ -n "$CUR_PID" ] && after=$(cpu_ticks "$CUR_PID")
+  line=$(grep '^BENCH ' "$file" | tail -1 || true)
+  if [ -z "$line" ]; then echo "serve.sh: no result from wrk for $name at $c conns ($file)" >&2; return 0; fi
+  # shellcheck disable=SC2086
+  local requests duration_us bytes p50_us p99_us max_us err_connect err_read err_write err_status err_timeout
+  eval "$(echo "${line#BENCH }" | tr ' ' '\n' | grep -E '^[a-z0-9_]+=[0-9]+$')"
+  local rps p50 p99 cpu=""
+  rps=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.1f", r / (d / 1e6)}')
+  p50=$(awk -v v="$p50_us" 'BEGIN{printf "%.3f", v / 1000}')
+  p99=$(awk -v v="$p99_us" 'BEGIN{printf "%.3f", v / 1000}')
+  record "$name" "rps_$c" "$rps"; record "$name" "p50_$c" "$p50"; record "$name" "p99_$c" "$p99"
+  if [ -n "$CUR_PID" ] && [ "$requests" -gt 0 ]; then
+    cpu=$(awk -v a="$after" -v b="$before" -v t="$CLK_TCK" -v r="$requests" 'BEGIN{printf "%.4f", (a - b) / t / r * 100000}')
+    record "$name" "cpu_$c" "$cpu"
+  fi
+  record "$name" wrk_non2xx "$err_status"
+  record "$name" wrk_sockerr $((err_connect + err_read + err_write + err_timeout))
+  printf '  %-9s %3s conns: %9s req/s  p50 %7s ms  p99 %8s ms  cpu/100k %6s s  non-2xx %s  socket errors c/r/w/t %s/%s/%s/%s\n' \
+    "$name" "$c" "$rps" "$p50" "$p99" "${cpu:-—}" "$err_status" "$err_connect" "$err_read" "$err_write" "$err_timeout" >&2
+}
+
+phase_throughput() { # name
+  local name=$1 c
+  start_contender "$name" || return 0
+  if [ "$WARMUP" != 0 ]; then
+    local wurl=$ORIGIN wtarget=/small
+    [ "$name" = direct ] || { wurl="http://127.0.0.1:$CUR_PORT"; wtarget="$ORIGIN/small"; }
+    WRK_TARGET=$wtarget wrk -t"$WRK_THREADS" -c50 -d"${WARMUP}s" -s "$ROOT/bench/serve.lua" "$wurl" >/dev/null 2>&1 || true
+  fi
+  for c in $CONNS; do run_wrk "$name" "$c"; done
+  stop_contender
+}
+
+phase_download() { # name
+  local name=$1 res speed size code
+  start_contender "$name" || return 0
+  if [ -n "$CUR_PID" ]; then record "$name" rss_start "$(awk -v k="$(status_kb "$CUR_PID" VmRSS)" 'BEGIN{printf "%.1f", k / 1024}')"; fi
+  if [ "$name" = direct ]; then
+    res=$(curl -s --noproxy '*' -o /dev/null --max-time 300 -w '%{speed_download} %{size_download} %{http_code}' "$ORIGIN/big" || true)
+  else
+    res=$(curl -s -x "http://127.0.0.1:$CUR_PORT" -o /dev/null --max-time 300 -w '%{speed_download} %{size_download} %{http_code}' "$ORIGIN/big" || true)
+  fi
+  read -r speed size code <<<"$res"
+  echo "$name $res" >> "$OUT/r$ROUND-download.txt"
+  if [ "${code:-}" = 200 ] && [ "${size:-0}" = $((100 * 1024 * 1024)) ]; then
+    record "$name" mbps "$(awk -v s="$speed" 'BEGIN{printf "%.1f", s / 1e6}')"
+  else
+    echo "serve.sh: $name: 100 MiB download failed (speed/size/status: $res)" >&2
+  fi
+  local hwm=""
+  if [ -n "$CUR_PID" ]; then
+    hwm=$(awk -v k="$(status_kb "$CUR_PID" VmHWM)" 'BEGIN{printf "%.1f", k / 1024}')
+    record "$name" rss_dl_peak "$hwm"
+  fi
+  printf '  %-9s 100 MiB: %s MB/s  peak RSS %s MiB  (status %s, %s bytes)\n' \
+    "$name" "$(awk -v s="${speed:-0}" 'BEGIN{printf "%.1f", s / 1e6}')" "${hwm:-—}" "${code:-?}" "${size:-?}" >&2
+  stop_contender
+}
+
+phase_idle() { # name
+  local name=$1
+  [ "$name" = direct ] && return 0
+  start_contender "$name" || return 0
+  local ready="$WORK/idle.ready" release="$WORK/idle.release" base rss ipid i
+  rm -f "$ready" "$release"
+  base=$(status_kb "$CUR_PID" VmRSS)
+  python3 "$ROOT/bench/idle_conns.py" --port "$CUR_PORT" --target "$ORIGIN/small" --count "$IDLE_CONNS" \
+    --ready-file "$ready" --release-file "$release" --hold-max 300 > "$OUT/r$ROUND-$name-idle.json" 2>&1 &
+  ipid=$!
+  track "$ipid"
+  for i in $(seq 3000); do   # up to 300 s
+    [ -f "$ready" ] && break
+    kill -0 "$ipid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ ! -f "$ready" ]; then
+    echo "serve.sh: $name: the idle client did not get ready; see $OUT/r$ROUND-$name-idle.json" >&2
+    stop_pid "$ipid"; stop_contender; return 0
+  fi
+  sleep 0.5
+  if kill -0 "$CUR_PID" 2>/dev/null; then rss=$(status_kb "$CUR_PID" VmRSS); else rss=""; fi
+  touch "$release"
+  for i in $(seq 100); do kill -0 "$ipid" 2>/dev/null || break; sleep 0.1; done
+  stop_pid "$ipid"
+  local held responses failed
+  read -r held responses failed < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["held"], d["responses"], d["requested"] - d["responses"])' "$ready")
+  if [ -z "$rss" ]; then
+    echo "serve.sh: $name died during the idle test" >&2
+  else
+    record "$name" idle_rss "$(awk -v k="$rss" 'BEGIN{printf "%.1f", k / 1024}')"
+    [ "$held" -gt 0 ] && record "$name" idle_kib_per_conn "$(awk -v a="$rss" -v b="$base" -v n="$held" 'BEGIN{printf "%.2f", (a - b) / n}')"
+  fi
+  record "$name" idle_held "$held"
+  record "$name" idle_failed "$failed"
+  printf '  %-9s idle: %s of %s held, %s responses; RSS %s -> %s MiB  (%s)\n' "$name" "$held" "$IDLE_CONNS" "$responses" \
+    "$(awk -v k="$base" 'BEGIN{printf "%.1f", k / 1024}')" "$(awk -v k="${rss:-0}" 'BEGIN{printf "%.1f", k / 1024}')" \
+    "$(head -c 300 "$ready")" >&2
+  stop_contender
+}
+
+# --- rounds -------------------------------------------------------------------------------------
+read -r -a ORDER <<<"$CONTENDERS"
+for ROUND in $(seq "$ROUNDS"); do
+  # Rotate the order every round so no contender always runs first (or right after tinyproxy's
+  # TIME_WAIT sockets).
+  shift_by=$(( (ROUND - 1) % ${#ORDER[@]} ))
+  rot=("${ORDER[@]:$shift_by}" "${ORDER[@]:0:$shift_by}")
+  echo "round $ROUND/$ROUNDS (order: ${rot[*]})" >&2
+  for name in "${rot[@]}"; do phase_throughput "$name"; done
+  for name in "${rot[@]}"; do phase_download "$name"; done
+  if [ "$IDLE_CONNS" -gt 0 ]; then for name in "${rot[@]}"; do phase_idle "$name"; done; fi
+done
+cp "$RESULTS" "$OUT/results.tsv"
+
+# --- report ---------------------------------------------------------------------------------------
+ver() { "$@" 2>&1 | head -1 || true; }
+VERSIONS="$(ver "$SWPROXY_BIN" --version | sed 's/^/swproxy /;s/^swproxy swproxy/swproxy/'), $(ver nginx -v | sed 's/^nginx version: //'), $(ver wrk -v | cut -d' ' -f1-2)"
+has tinyproxy && VERSIONS="$VERSIONS, $(ver tinyproxy -v)"
+has squid && VERSIONS="$VERSIONS, $(ver squid -v | sed 's/^Squid Cache: Version /squid /')"
+VERSIONS="$VERSIONS, $(ver curl --version | cut -d' ' -f1-2), $(ver python3 --version)"
+MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r), open-file limit $NOFILE"
+COMMAND="ROUNDS=$ROUNDS DURATION=$DURATION IDLE_CONNS=$IDLE_CONNS CONTENDERS=\"$CONTENDERS\" PROXY_THREADS=$PROXY_THREADS NGINX_WORKERS=$NGINX_WORKERS CONNS=\"$CONNS\" WRK_THREADS=$WRK_THREADS WARMUP=$WARMUP bash bench/serve.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
+METHOD="Medians over $ROUNDS rounds; every round runs each measurement for every contender in turn (order rotated per round), each on a freshly started proxy. \
+Origin: nginx, $NGINX_WORKERS worker process(es), sendfile, access log off, serving a 1 KiB \`/small\` and a 100 MiB \`/big\` from 127.0.0.1. \
+Throughput: \`wrk -t$WRK_THREADS -c{$(echo "$CONNS" | tr ' ' ',')} -d$DURATION --latency -s bench/serve.lua\` (absolute-form \`GET $ORIGIN/small\` to the proxy's port; origin-form \`/small\` for direct), after a ${WARMUP} s warm-up; \
+proxy CPU = utime+stime of the proxy process (all threads, /proc/PID/stat, CLK_TCK $CLK_TCK) across the wrk run ÷ requests × 100,000. \
+Download: \`curl -x http://127.0.0.1:PROXYPORT -o /dev/null -w '%{speed_download}' $ORIGIN/big\`, peak RSS = the fresh proxy's VmHWM afterwards. \
+Idle: \`bench/idle_conns.py\` opens $IDLE_CONNS connections (200 being set up at a time), one keep-alive GET of /small on each, reads the response and holds them; RSS = the proxy's VmRSS 1.5 s after the last response (growth per conn against the fresh proxy's VmRSS). \
+The whole run shares a ${DURATION}-per-run, $(nproc)-core machine between wrk, the proxy and nginx: the ratios are the point, not the absolute figures."
+{
+  printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+  printf 'machine\t%s\n' "$MACHINE"
+  printf 'versions\t%s\n' "$VERSIONS"
+  printf 'command\t%s\n' "$COMMAND"
+  printf 'method\t%s\n' "$METHOD"
+  printf 'contenders\t%s\n' "$CONTENDERS"
+  printf 'conns\t%s\n' "$CONNS"
+  printf 'idle_conns\t%s\n' "$IDLE_CONNS"
+  printf 'note_direct\t%s\n' "wrk and curl straight to the nginx origin: the ceiling. No proxy process, so no proxy CPU or RSS."
+  printf 'note_swproxy\t%s\n' "\`swproxy serve --listen 127.0.0.1:PORT --threads $PROXY_THREADS --max-connections $MAXCONN --quiet --drain-timeout 1\`: $PROXY_THREADS event-loop threads (default: one per core), access log off, Via and X-Forwarded-For added (defaults), keep-alive to clients and (libcurl's connection cache) to the origin."
+  printf 'note_tinyproxy\t%s\n' "\`tinyproxy -d -c CONF\` with \`Listen 127.0.0.1\`, \`Allow 127.0.0.1\`, \`MaxClients $MAXCONN\`, \`LogLevel Critical\` to /dev/null, \`Timeout 600\`, Via added (no X-Forwarded-For option). One process, one thread per client connection (the thread count is not configurable, so it is not matched to $PROXY_THREADS). tinyproxy 1.11 has no persistent connections: it answers every request with \`Connection: close\` and opens a new origin connection per request, so wrk reconnects for every request and it cannot hold idle keep-alive connections (the idle row shows how many it still had open)."
+  printf 'note_squid\t%s\n' "\`squid -N -f CONF\` with \`http_access allow localhost\`, \`cache deny all\`, \`cache_mem 0 MB\`, no cache_dir, \`access_log none\`, \`cache_store_log none\`, \`max_filedescriptors $NOFILE\`, \`dns_nameservers 127.0.0.1\`, \`pinger_enable off\`; Via and X-Forwarded-For added (defaults), persistent client and server connections (defaults). \`-N\` (foreground, which lets the script own its PID) disables SMP mode, so squid runs a single worker process on one core whatever PROXY_THREADS is."
+  [ "$ROUNDS" -lt 3 ] && printf 'note_run\t%s\n' "ROUNDS=$ROUNDS: fewer than 3 rounds, indicative only."
+  true
+} > "$WORK/meta.tsv"
+cp "$WORK/meta.tsv" "$OUT/meta.tsv"
+python3 "$ROOT/bench/serve_report.py" "$RESULTS" "$WORK/meta.tsv" "$WORK/serve-section.md" "$ROOT/bench/RESULTS.md"
+echo >&2
+cat "$WORK/serve-section.md"
