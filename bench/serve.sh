@@ -24,6 +24,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ORIG_ARGS=("$@")
+GIVEN_BIN=${SWPROXY_BIN:-}
+GIVEN_SKIP=${SKIP_BUILD:-}
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
@@ -125,6 +127,7 @@ head -c 1024 /dev/urandom > "$WORK/www/small"
 head -c $((100 * 1024 * 1024)) /dev/urandom > "$WORK/www/big"
 ORIGIN_PORT=$(free_port)
 NGINX_CONNS=$((2 * MAXCONN + 1000))
+[ "$NGINX_CONNS" -gt "$NOFILE" ] && NGINX_CONNS=$NOFILE
 cat > "$WORK/nginx.conf" <<CONF
 worker_processes $NGINX_WORKERS;
 worker_rlimit_nofile $NOFILE;
@@ -176,7 +179,7 @@ Port $CUR_PORT
 Listen 127.0.0.1
 Timeout 600
 MaxClients $MAXCONN
-LogFile "/dev/null"
+LogFile "$WORK/tinyproxy-messages.log"
 LogLevel Critical
 PidFile "$WORK/tinyproxy.pid"
 Allow 127.0.0.1
@@ -253,7 +256,8 @@ run_wrk() { # name conns
     record "$name" "cpu_$c" "$cpu"
   fi
   record "$name" wrk_non2xx "$err_status"
-  record "$name" wrk_sockerr $((err_connect + err_read + err_write + err_timeout))
+  record "$name" wrk_readerr "$err_read"
+  record "$name" wrk_sockerr $((err_connect + err_write + err_timeout))
   printf '  %-9s %3s conns: %9s req/s  p50 %7s ms  p99 %8s ms  cpu/100k %6s s  non-2xx %s  socket errors c/r/w/t %s/%s/%s/%s\n' \
     "$name" "$c" "$rps" "$p50" "$p99" "${cpu:-—}" "$err_status" "$err_connect" "$err_read" "$err_write" "$err_timeout" >&2
 }
@@ -358,7 +362,7 @@ has tinyproxy && VERSIONS="$VERSIONS, $(ver tinyproxy -v)"
 has squid && VERSIONS="$VERSIONS, $(ver squid -v | sed 's/^Squid Cache: Version /squid /')"
 VERSIONS="$VERSIONS, $(ver curl --version | cut -d' ' -f1-2), $(ver python3 --version)"
 MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r), open-file limit $NOFILE"
-COMMAND="ROUNDS=$ROUNDS DURATION=$DURATION IDLE_CONNS=$IDLE_CONNS CONTENDERS=\"$CONTENDERS\" PROXY_THREADS=$PROXY_THREADS NGINX_WORKERS=$NGINX_WORKERS CONNS=\"$CONNS\" WRK_THREADS=$WRK_THREADS WARMUP=$WARMUP bash bench/serve.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
+COMMAND="${GIVEN_BIN:+SWPROXY_BIN=$GIVEN_BIN }${GIVEN_SKIP:+SKIP_BUILD=$GIVEN_SKIP }ROUNDS=$ROUNDS DURATION=$DURATION IDLE_CONNS=$IDLE_CONNS CONTENDERS=\"$CONTENDERS\" PROXY_THREADS=$PROXY_THREADS NGINX_WORKERS=$NGINX_WORKERS CONNS=\"$CONNS\" WRK_THREADS=$WRK_THREADS WARMUP=$WARMUP bash bench/serve.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 METHOD="Medians over $ROUNDS rounds; every round runs each measurement for every contender in turn (order rotated per round), each on a freshly started proxy. \
 Origin: nginx, $NGINX_WORKERS worker process(es), sendfile, access log off, serving a 1 KiB \`/small\` and a 100 MiB \`/big\` from 127.0.0.1. \
 Throughput: \`wrk -t$WRK_THREADS -c{$(echo "$CONNS" | tr ' ' ',')} -d$DURATION --latency -s bench/serve.lua\` (absolute-form \`GET $ORIGIN/small\` to the proxy's port; origin-form \`/small\` for direct), after a ${WARMUP} s warm-up; \
@@ -377,8 +381,8 @@ The whole run shares a ${DURATION}-per-run, $(nproc)-core machine between wrk, t
   printf 'idle_conns\t%s\n' "$IDLE_CONNS"
   printf 'note_direct\t%s\n' "wrk and curl straight to the nginx origin: the ceiling. No proxy process, so no proxy CPU or RSS."
   printf 'note_swproxy\t%s\n' "\`swproxy serve --listen 127.0.0.1:PORT --threads $PROXY_THREADS --max-connections $MAXCONN --quiet --drain-timeout 1\`: $PROXY_THREADS event-loop threads (default: one per core), access log off, Via and X-Forwarded-For added (defaults), keep-alive to clients and (libcurl's connection cache) to the origin."
-  printf 'note_tinyproxy\t%s\n' "\`tinyproxy -d -c CONF\` with \`Listen 127.0.0.1\`, \`Allow 127.0.0.1\`, \`MaxClients $MAXCONN\`, \`LogLevel Critical\` to /dev/null, \`Timeout 600\`, Via added (no X-Forwarded-For option). One process, one thread per client connection (the thread count is not configurable, so it is not matched to $PROXY_THREADS). tinyproxy 1.11 has no persistent connections: it answers every request with \`Connection: close\` and opens a new origin connection per request, so wrk reconnects for every request and it cannot hold idle keep-alive connections (the idle row shows how many it still had open)."
-  printf 'note_squid\t%s\n' "\`squid -N -f CONF\` with \`http_access allow localhost\`, \`cache deny all\`, \`cache_mem 0 MB\`, no cache_dir, \`access_log none\`, \`cache_store_log none\`, \`max_filedescriptors $NOFILE\`, \`dns_nameservers 127.0.0.1\`, \`pinger_enable off\`; Via and X-Forwarded-For added (defaults), persistent client and server connections (defaults). \`-N\` (foreground, which lets the script own its PID) disables SMP mode, so squid runs a single worker process on one core whatever PROXY_THREADS is."
+  printf 'note_tinyproxy\t%s\n' "\`tinyproxy -d -c CONF\` with \`Listen 127.0.0.1\`, \`Allow 127.0.0.1\`, \`MaxClients $MAXCONN\`, \`LogLevel Critical\` (no access log: tinyproxy logs connections at Connect/Info level and refuses /dev/null as LogFile, so its log is a file that stays empty), \`Timeout 600\`, Via added (no X-Forwarded-For option). One process, one thread per client connection (the thread count is not configurable, so it is not matched to $PROXY_THREADS). tinyproxy 1.11 has no persistent connections: it opens a new origin connection per request and closes the client connection after every response (without announcing \`Connection: close\`), so wrk reconnects for every request, counting each close as a socket *read* error (those are not failed requests: requests/s counts complete responses only), and it cannot hold idle keep-alive connections (the idle rows show how many it still had open)."
+  printf 'note_squid\t%s\n' "\`squid -N -f CONF\` with \`http_access allow localhost\`, \`cache deny all\`, \`cache_mem 0 MB\`, no cache_dir, \`access_log none\`, \`cache_store_log none\`, \`max_filedescriptors $NOFILE\`, \`dns_nameservers 127.0.0.1\`, \`pinger_enable off\`; Via and X-Forwarded-For added (defaults), persistent client and server connections (defaults). \`-N\` (foreground, which lets the script own its PID) disables SMP mode, so squid runs a single worker process on one core whatever PROXY_THREADS is (PROXY_THREADS=1 gives a one-core swproxy to set against it)."
   [ "$ROUNDS" -lt 3 ] && printf 'note_run\t%s\n' "ROUNDS=$ROUNDS: fewer than 3 rounds, indicative only."
   true
 } > "$WORK/meta.tsv"

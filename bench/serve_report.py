@@ -77,13 +77,20 @@ def main():
     ]
     totals = [
         ("wrk_non2xx", "wrk non-2xx/3xx responses (all runs)"),
-        ("wrk_sockerr", "wrk socket errors: connect/read/write/timeout (all runs)"),
+        ("wrk_readerr", "wrk socket read errors (all runs; a proxy closing after each response counts here)"),
+        ("wrk_sockerr", "wrk socket errors: connect + write + timeout (all runs)"),
         ("idle_failed", "idle client: connections without a response (all rounds)"),
     ]
 
     def med(who, key):
         vals = rows.get((who, key))
         return statistics.median(vals) if vals else None
+
+    idle_n = float(idle)
+
+    def held(who):
+        v = med(who, "idle_held")
+        return v if v is not None else 0.0
 
     head = ["metric", "better"] + [LABEL[c] for c in present]
     show_direct = "swproxy" in present and "direct" in present
@@ -98,16 +105,24 @@ def main():
         vals = {c: med(c, key) for c in present}
         if all(v is None for v in vals.values()):
             continue
-        cells = [label, "↑" if better == "hi" else "↓"] + [fmt(vals[c], kind) for c in present]
+        cells = [label, "↑" if better == "hi" else "↓"]
+        for c in present:
+            cell = fmt(vals[c], kind)
+            if key == "idle_rss" and vals[c] is not None and held(c) < idle_n:
+                cell += f" (holding {fmt(held(c), 'int')})"
+            cells.append(cell)
         if "swproxy" in present:
             s = vals["swproxy"]
             if show_direct:
                 d = vals["direct"]
                 cells.append(f"{s / d:.2f}×" if s is not None and d else "—")
             if peers_present:
-                cand = [(vals[p], p) for p in peers_present if vals[p] is not None]
+                # Memory while idle only compares with a peer that held (nearly) as many connections.
+                eligible = [p for p in peers_present
+                            if not key.startswith("idle_") or key == "idle_held" or held(p) >= 0.9 * idle_n]
+                cand = [(vals[p], p) for p in eligible if vals[p] is not None]
                 if s is None or not cand:
-                    cells.append("—")
+                    cells.append("— (no peer held them)" if key.startswith("idle_") and s is not None else "—")
                 else:
                     v, p = (max if better == "hi" else min)(cand)
                     cells.append(f"{s / v:.2f}× ({p})" if v else f"— ({p}: 0)")
