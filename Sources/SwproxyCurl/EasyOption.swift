@@ -22,6 +22,7 @@ extension EasyOption where Value == String {
     public static var noProxy: Self { .init(CURLOPT_NOPROXY) }
     public static var caInfo: Self { .init(CURLOPT_CAINFO) }
     public static var caPath: Self { .init(CURLOPT_CAPATH) }
+    public static var proxyCAInfo: Self { .init(CURLOPT_PROXY_CAINFO) }
     public static var acceptEncoding: Self { .init(CURLOPT_ACCEPT_ENCODING) }
     public static var requestTarget: Self { .init(CURLOPT_REQUEST_TARGET) }
     public static var range: Self { .init(CURLOPT_RANGE) }

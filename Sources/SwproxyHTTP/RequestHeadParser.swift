@@ -198,7 +198,7 @@ public struct RequestHeadParser: Sendable {
     }
 
     /// `http://host[:port][/path][?query]`, no userinfo, no fragment.
-    static func parseAbsolute(_ t: String) throws(HTTPError) -> RequestTarget {
+    public static func parseAbsolute(_ t: String) throws(HTTPError) -> RequestTarget {
         guard let sep = t.firstRange(of: "://") else { throw .bad("malformed request target") }
         let scheme = t[..<sep.lowerBound].lowercased()
         let defaultPort: Int
@@ -280,7 +280,7 @@ public struct RequestHeadParser: Sendable {
         String(decoding: UnsafeRawBufferPointer(rebasing: b[s..<e]), as: UTF8.self)
     }
 
-    static func trimOWS(_ s: Substring) -> String {
+    public static func trimOWS(_ s: Substring) -> String {
         var v = s
         while let f = v.first, f == " " || f == "\t" { v = v.dropFirst() }
         while let l = v.last, l == " " || l == "\t" { v = v.dropLast() }
@@ -291,7 +291,7 @@ public struct RequestHeadParser: Sendable {
 
     /// tchar (RFC 9110 §5.6.2).
     @inline(__always)
-    static func isTokenChar(_ c: UInt8) -> Bool {
+    public static func isTokenChar(_ c: UInt8) -> Bool {
         switch c {
         case 48...57, 65...90, 97...122: return true
         case 33, 35, 36, 37, 38, 39, 42, 43, 45, 46, 94, 95, 96, 124, 126: return true

@@ -15,7 +15,10 @@ final class ClientConnection {
     }
 
     let fd: Int32
-    let peer: SocketAddress?
+    /// The client: the TCP peer, or the address a PROXY protocol header named.
+    private(set) var peer: SocketAddress?
+    /// `--proxy-protocol`: the connection's first bytes must be a PROXY header.
+    private var awaitingProxyHeader: Bool
     unowned let worker: Worker
     private var registration: RegistrationID!
     var input = ByteBuffer()
@@ -40,6 +43,7 @@ final class ClientConnection {
         self.fd = fd
         self.peer = peer
         self.worker = worker
+        awaitingProxyHeader = worker.config.proxyProtocol
         parser = RequestHeadParser(limits: worker.config.limits)
         registration = try worker.loop.register(fd: fd, interest: .readable) { [unowned self] events in
             self.handle(events)
@@ -115,6 +119,9 @@ final class ClientConnection {
             if !headTimerRunning { armTimer(config.headerTimeout) { [unowned self] in self.headerTimedOut() } }
         }
         headTimerRunning = true
+        if awaitingProxyHeader {
+            guard takeProxyHeader(), !input.isEmpty else { return }
+        }
         let result = input.withReadableBytes { parser.parse($0) }
         switch result {
         case .needMore:
@@ -131,6 +138,36 @@ final class ClientConnection {
         }
     }
 
+    /// Reads the PROXY protocol header; false while it is incomplete or when the connection was ended.
+    /// A malformed header ends the connection without an answer: whatever sent it is no load balancer.
+    private func takeProxyHeader() -> Bool {
+        switch input.withReadableBytes({ ProxyProtocol.parse($0) }) {
+        case .needMore:
+            if clientEOF { close() }
+            return false
+        case .invalid(let why):
+            worker.accessLog.write(AccessLog.Entry(
+                client: peerHost, method: "-", target: "-", version: "-", status: 400, bytesIn: 0, bytesOut: 0,
+                durationMs: 0, error: "proxy-protocol: \(why)"))
+            close()
+            return false
+        case .header(let source, let consumed):
+            input.consume(consumed)
+            awaitingProxyHeader = false
+            switch source {
+            case .text(let address, let port): peer = SocketAddress(host: address, port: port) ?? peer
+            case .binary(let bytes, let port): peer = SocketAddress(family: bytes.count == 4 ? .v4 : .v6, bytes: bytes, port: port)
+            case .unspecified: break
+            }
+            if !worker.access.permits(peer) {
+                fail(ProxyError(status: 403, message: "client not allowed", logReason: "client-denied"),
+                     method: "-", target: "-", version: "-")
+                return false
+            }
+            return true
+        }
+    }
+
     private func dispatch(_ head: RequestHead) {
         if let e = worker.policy.check(head, client: peer) {
             fail(e, method: head.method, target: head.rawTarget, version: head.version.text)
@@ -143,17 +180,48 @@ final class ClientConnection {
             return
         }
         switch head.target {
-        case .authority:
+        case .authority, .absolute:
+            guard config.forwards else {
+                fail(.reverseOnly, method: head.method, target: head.rawTarget, version: head.version.text)
+                return
+            }
+        case .origin:
+            guard config.reverse != nil else {
+                fail(.originForm, method: head.method, target: head.rawTarget, version: head.version.text)
+                return
+            }
+        case .asterisk:
+            fail(config.reverse != nil ? .reverseOnly : .originForm, method: head.method, target: head.rawTarget,
+                 version: head.version.text)
+            return
+        }
+        if case .authority = head.target {
             let t = Tunnel(connection: self, head: head)
             state = .tunnelling(t)
             t.start()
-        case .absolute:
+        } else if let u = upgradeRequest(head) {
+            let t = Tunnel(connection: self, head: head, upgrade: u)
+            state = .tunnelling(t)
+            t.start()
+        } else {
             let x = ProxyExchange(connection: self, head: head)
             state = .exchanging(x)
             x.start()
-        case .origin, .asterisk:
-            fail(.originForm, method: head.method, target: head.rawTarget, version: head.version.text)
         }
+    }
+
+    /// An Upgrade (WebSocket) request to relay after a 101, or nil to forward the request normally (with
+    /// `Upgrade` stripped as hop-by-hop): `--no-upgrade`, HTTP/1.0, a request body, or an https:// origin.
+    private func upgradeRequest(_ head: RequestHead) -> Tunnel.Upgrade? {
+        guard config.upgrade, head.version == .http11, head.framing == .none, head.connectionTokens.contains("upgrade"),
+            head.field("upgrade") != nil, let dest = worker.router.upgrade(head)
+        else { return nil }
+        let fields = UpstreamHead(config: config, head: head, client: peer).fields(upgrade: true)
+        var out = Array("\(head.method) \(dest.target) HTTP/1.1\r\n".utf8)
+        if !fields.contains(where: { $0.isNamed("host") }) { out += Array("Host: \(dest.authority)\r\n".utf8) }
+        for f in fields { out += Array("\(f.name): \(f.value)\r\n".utf8) }
+        out += [13, 10]
+        return Tunnel.Upgrade(host: dest.host, port: dest.port, requestHead: out)
     }
 
     /// Answers with an error and closes once it is written: after a bad head, nothing that follows on this

@@ -17,10 +17,26 @@ struct ProxyError: Error, Equatable {
     static let loop = ProxyError(status: 508, message: "request loop detected", logReason: "loop")
     static let originForm = ProxyError(
         status: 400, message: "a forward proxy needs an absolute URL (http://host/path) or CONNECT", logReason: "bad-request")
+    static let reverseOnly = ProxyError(
+        status: 400, message: "this is a reverse proxy: send origin-form requests (GET /path)", logReason: "bad-request")
     static let headerTimeout = ProxyError(status: 408, message: "request head not received in time", logReason: "header-timeout")
 
     /// libcurl's result for an upstream that failed before any response byte: 504 for timeouts, 502 else.
-    static func upstream(_ code: CurlCode, _ detail: String) -> ProxyError {
+    /// `proxy`: the upstream proxy in use (without credentials), named when the failure is reaching it.
+    static func upstream(_ code: CurlCode, _ detail: String, proxy: String? = nil) -> ProxyError {
+        if let p = proxy {
+            switch code.rawValue {
+            case 5:  // CURLE_COULDNT_RESOLVE_PROXY
+                return ProxyError(status: 502, message: "upstream proxy \(p) not resolved: \(detail)", logReason: "upstream-resolve")
+            case 7:
+                return ProxyError(status: 502, message: "upstream proxy \(p) refused or unreachable: \(detail)",
+                                  logReason: "upstream-connect")
+            case 97:  // CURLE_PROXY: the proxy answered, but refused the handshake or the destination
+                return ProxyError(status: 502, message: "upstream proxy \(p) failed: \(detail)", logReason: "upstream-error")
+            default:
+                break
+            }
+        }
         switch code {
         case .operationTimedOut:
             return ProxyError(status: 504, message: "upstream timed out: \(detail)", logReason: "upstream-timeout")

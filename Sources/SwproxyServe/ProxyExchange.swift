@@ -24,6 +24,7 @@ final class ProxyExchange: TransferDelegate {
     unowned let connection: ClientConnection
     let head: RequestHead
     private var transfer: Transfer?
+    private var route: UpstreamRoute?
     private let started: UInt64
     private var response = ResponseHeadBuilder()
     private(set) var responseStarted = false
@@ -58,7 +59,8 @@ final class ProxyExchange: TransferDelegate {
     var config: ServeConfiguration { connection.config }
 
     func start() {
-        guard case .absolute(let scheme, let host, let port, let pathAndQuery) = head.target else { return }
+        guard let route = connection.worker.router.route(head) else { return }
+        self.route = route
         let easy = EasyHandle()
         let hasBody: Bool
         switch head.framing {
@@ -76,10 +78,21 @@ final class ProxyExchange: TransferDelegate {
         let t = Transfer(easy: easy, delegate: self, upload: hasBody)
         transfer = t
         if let filter = connection.worker.policy.destinationFilter { t.setAddressFilter(filter) }
-        easy.set(.url, "\(scheme)://\(host):\(port)/")
-        easy.set(.requestTarget, pathAndQuery)
-        easy.set(.proxy, "")  // never a proxy from the environment
-        easy.set(.httpVersion, 2)  // CURL_HTTP_VERSION_1_1
+        easy.set(.url, route.url)
+        easy.set(.requestTarget, route.requestTarget)
+        easy.set(.proxy, route.proxy)  // "" = direct: never a proxy from the environment
+        if route.proxyTunnel { easy.set(.httpProxyTunnel, true) }
+        // CURL_HTTP_VERSION_1_1 = 2, _2TLS = 4 (h2 by ALPN for https://), _2_PRIOR_KNOWLEDGE = 5
+        easy.set(.httpVersion, config.upstreamH2C ? 5 : config.upstreamHTTP2 ? 4 : 2)
+        if config.upstreamH2C || config.upstreamHTTP2 {
+            // Wait for a connection that may multiplex rather than open one per request.
+            easy.set(.pipeWait, true)
+        }
+        if let ca = config.upstreamCACert {
+            easy.set(.caInfo, ca)
+            easy.set(.proxyCAInfo, ca)
+        }
+        if config.upstreamInsecure { easy.disableTLSVerification() }
         easy.set(.httpTransferDecoding, false)
         easy.set(.httpContentDecoding, false)
         easy.set(.bufferSize, 102_400)
@@ -103,34 +116,12 @@ final class ProxyExchange: TransferDelegate {
         armReadTimer()
     }
 
-    /// The client's fields in order and case, minus hop-by-hop fields, Host (libcurl writes it from the
-    /// URL) and Content-Length (libcurl writes the framing); plus Via and X-Forwarded-For; and empty
-    /// `Accept:`/`Expect:` to stop libcurl adding its own when the client sent none.
+    /// The forwarded fields (UpstreamHead), plus empty `Accept:`/`Expect:` lines that stop libcurl adding its
+    /// own when the client sent none.
     private func upstreamHeaders() -> [String] {
-        var out: [String] = []
-        var sawAccept = false
-        var sawExpect = false
-        var via: [String] = []
-        var xff: [String] = []
-        for f in HopByHop.filter(head.fields, connectionTokens: head.connectionTokens) {
-            if f.isNamed("host") || f.isNamed("content-length") { continue }
-            if f.isNamed("via") { via.append(f.value); continue }
-            if f.isNamed("x-forwarded-for") { xff.append(f.value); continue }
-            if f.isNamed("accept") { sawAccept = true }
-            if f.isNamed("expect") { sawExpect = true }
-            if f.isNamed("max-forwards"), let decremented = Policy.decrementedMaxForwards(head) {
-                out.append("\(f.name): \(decremented)")
-                continue
-            }
-            // libcurl drops "Name:" (empty) lines and sends "Name;" as an empty field.
-            out.append(f.value.isEmpty ? "\(f.name);" : "\(f.name): \(f.value)")
-        }
-        if config.via { via.append("1.1 \(config.viaName)") }
-        if !via.isEmpty { out.append("Via: " + via.joined(separator: ", ")) }
-        if config.forwardedFor, let p = connection.peer { xff.append(p.host) }
-        if !xff.isEmpty { out.append("X-Forwarded-For: " + xff.joined(separator: ", ")) }
-        if !sawAccept { out.append("Accept:") }
-        if !sawExpect { out.append("Expect:") }
+        var out = UpstreamHead.curlLines(UpstreamHead(config: config, head: head, client: connection.peer).fields())
+        if head.field("accept") == nil { out.append("Accept:") }
+        if head.field("expect") == nil { out.append("Expect:") }
         return out
     }
 
@@ -340,7 +331,7 @@ final class ProxyExchange: TransferDelegate {
                            upstream: upstream, started: started)
             connection.close()
         } else {
-            fail(ProxyError.upstream(code, detail))
+            fail(ProxyError.upstream(code, detail, proxy: route?.proxyDisplay))
         }
     }
 

@@ -44,6 +44,29 @@ public struct ServeConfiguration: Sendable {
     public var blockPrivate = false
     /// Where `/metrics` and `/healthz` are served; nil = nowhere.
     public var metricsListen: SocketAddress?
+    /// `--upstream-proxy`: every upstream connection goes through it, but for `noUpstreamProxyFor` hosts.
+    public var upstreamProxy: UpstreamProxy?
+    public var noUpstreamProxyFor: [String] = []
+    /// `--reverse`: origin-form requests go to this backend.
+    public var reverse: ReverseBase?
+    /// `--forward` with `--reverse`: absolute-form and CONNECT requests are still proxied.
+    public var forward = false
+    /// `--preserve-host`: the backend sees the client's Host, not its own.
+    public var preserveHost = false
+    /// Upgrade requests (WebSocket) become byte relays after a 101; `--no-upgrade` strips `Upgrade`.
+    public var upgrade = true
+    /// `--upstream-http2`: offer HTTP/2 to https:// upstreams (ALPN); `--upstream-h2c`: HTTP/2 with prior
+    /// knowledge, cleartext included.
+    public var upstreamHTTP2 = false
+    public var upstreamH2C = false
+    /// Upstream TLS: a CA bundle to verify with, or no verification at all.
+    public var upstreamCACert: String?
+    public var upstreamInsecure = false
+    /// `--proxy-protocol`: every connection starts with a HAProxy PROXY header (v1 or v2) naming the client.
+    public var proxyProtocol = false
+
+    /// Whether absolute-form and CONNECT requests are proxied (forward mode).
+    public var forwards: Bool { reverse == nil || forward }
 
     public init() {}
 
@@ -60,8 +83,15 @@ public struct ServeConfiguration: Sendable {
         }
         for p in connectPorts where p < 1 || p > 65535 { problems.append("--connect-port \(p) is not a port") }
         if lowWatermark > highWatermark { problems.append("the low watermark is above the high one") }
+        if blockPrivate && upstreamProxy != nil {
+            problems.append(
+                "--block-private checks the address swproxy connects to, which with --upstream-proxy is the upstream "
+                    + "proxy's: enforce it on that proxy instead")
+        }
+        if forward && reverse == nil { problems.append("--forward only means something with --reverse") }
         // An open proxy is found and abused within hours: a non-loopback listener needs a decision.
-        if allow.isEmpty && !auth.isEnabled, let open = listen.first(where: { !$0.isLoopback }) {
+        // A reverse proxy without --forward reaches only its backend: listening openly is its job.
+        if forwards && allow.isEmpty && !auth.isEnabled, let open = listen.first(where: { !$0.isLoopback }) {
             problems.append(
                 "refusing to listen on \(open) without --allow or --auth: that would be an open proxy. "
                     + "Name the clients that may use it (--allow 192.168.1.0/24), require credentials (--auth USER:PASS), "

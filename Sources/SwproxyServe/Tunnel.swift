@@ -8,9 +8,35 @@ import SwproxyLoop
 /// close it) and bytes are relayed both ways on this loop with the same watermarks, half-close forwarded
 /// with `shutdown(SHUT_WR)`, until both sides are done or the tunnel is idle too long.
 /// - SeeAlso: RFC 9110 §9.3.6
+///
+/// An Upgrade request (WebSocket) takes the same path: libcurl has no raw stream after a 101, so the
+/// connection is made `CONNECT_ONLY`, swproxy writes the re-serialised request head itself and reads the
+/// response head: a 101 turns the connection into this relay; any other answer is relayed with
+/// `Connection: close` and ends the client connection.
+/// - SeeAlso: RFC 9110 §7.8 (Upgrade), RFC 6455 §4
 final class Tunnel: TransferDelegate {
+    /// A request head to send upstream before relaying, for an Upgrade.
+    struct Upgrade {
+        let host: String
+        let port: Int
+        let requestHead: [UInt8]
+    }
+
+    /// Where an Upgrade stands: the response head is awaited, then relayed (101) or answered and ended.
+    enum Phase {
+        case relay
+        case awaitingResponse
+        /// A non-101 answer: its body is relayed until its framing ends (or the upstream closes).
+        case finalResponse(remaining: UInt64?, chunked: ChunkedDecoder?)
+    }
+
     unowned let connection: ClientConnection
     let head: RequestHead
+    private let upgrade: Upgrade?
+    private var phase = Phase.relay
+    private var responseHead = ByteBuffer()
+    private var logStatus = 200
+    private var route: UpstreamRoute?
     private var transfer: Transfer?
     private var upstreamFD: Int32 = -1
     private var registration: RegistrationID?
@@ -28,9 +54,10 @@ final class Tunnel: TransferDelegate {
     private var upstreamAddress: String?
     private var ended = false
 
-    init(connection: ClientConnection, head: RequestHead) {
+    init(connection: ClientConnection, head: RequestHead, upgrade: Upgrade? = nil) {
         self.connection = connection
         self.head = head
+        self.upgrade = upgrade
         started = connection.worker.loop.now
         lastActivity = started
     }
@@ -39,14 +66,26 @@ final class Tunnel: TransferDelegate {
     var loop: EventLoop { connection.worker.loop }
 
     func start() {
-        guard case .authority(let host, let port) = head.target else { return }
+        let host: String
+        let port: Int
+        if let u = upgrade {
+            (host, port) = (u.host, u.port)
+        } else {
+            guard case .authority(let h, let p) = head.target else { return }
+            (host, port) = (h, p)
+        }
+        let route = connection.worker.router.tunnel(host: host, port: port)
+        self.route = route
         let easy = EasyHandle()
         let t = Transfer(easy: easy, delegate: self)
         transfer = t
         if let filter = connection.worker.policy.destinationFilter { t.setAddressFilter(filter) }
-        easy.set(.url, "http://\(host):\(port)/")
+        easy.set(.url, route.url)
         easy.set(.connectOnly, true)
-        easy.set(.proxy, "")
+        easy.set(.proxy, route.proxy)  // "" = direct
+        if route.proxyTunnel { easy.set(.httpProxyTunnel, true) }
+        if let ca = config.upstreamCACert { easy.set(.proxyCAInfo, ca) }
+        if config.upstreamInsecure { easy.disableTLSVerification() }
         easy.set(.connectTimeoutMilliseconds, max(1, Int(config.connectTimeout * 1000)))
         connection.worker.driver.keepAfterCompletion(t)
         if connection.worker.driver.add(t) != .ok {
@@ -66,8 +105,8 @@ final class Tunnel: TransferDelegate {
             let refused = t.addressRefused
             driver.cancel(t)
             transfer = nil
-            connection.fail(refused ? .destinationDenied : ProxyError.upstream(code, detail), method: head.method,
-                            target: head.rawTarget)
+            connection.fail(refused ? .destinationDenied : ProxyError.upstream(code, detail, proxy: route?.proxyDisplay),
+                            method: head.method, target: head.rawTarget)
             return
         }
         upstreamAddress = t.easy.info(.primaryIP)
@@ -91,19 +130,136 @@ final class Tunnel: TransferDelegate {
                             method: head.method, target: head.rawTarget)
             return
         }
-        connection.send(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8))
         let m = connection.worker.metrics
-        m.counters.add(Metrics.Slot.tunnelsOpened)
         m.counters.add(Metrics.Slot.tunnelsActive)
+        if let u = upgrade {
+            // Nothing from the client goes upstream before the origin agreed to switch.
+            phase = .awaitingResponse
+            toUpstream.append(contentsOf: u.requestHead)
+            setUpstreamWrite(true)
+            armIdle()
+            return
+        }
+        connection.send(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8))
+        m.counters.add(Metrics.Slot.tunnelsOpened)
         m.request(method: "CONNECT", status: 200, seconds: Double(loop.now - started) / 1e9)
         armIdle()
         clientInputChanged()  // bytes the client sent right after its CONNECT head
+    }
+
+    // MARK: Upgrade response
+
+    /// Upstream bytes while the response head (or a non-101 body) is being relayed.
+    private func upgradeResponseBytes(_ bytes: UnsafeRawBufferPointer) {
+        switch phase {
+        case .relay:
+            connection.send(bytes)
+        case .awaitingResponse:
+            responseHead.append(bytes)
+            let end = responseHead.withReadableBytes { Tunnel.headEnd($0) }
+            guard let end else {
+                if responseHead.readableBytes > config.limits.headerBytes { failUpgrade("response head too large") }
+                return
+            }
+            var builder = ResponseHeadBuilder()
+            var ok = true
+            responseHead.withReadableBytes { b in
+                var start = 0
+                var i = 0
+                while i < end && ok {
+                    if b[i] == 10 {
+                        ok = builder.take(UnsafeRawBufferPointer(rebasing: b[start...i])) != .invalid
+                        start = i + 1
+                    }
+                    i += 1
+                }
+            }
+            guard ok, builder.status >= 101 else {
+                failUpgrade("invalid response head")
+                return
+            }
+            responseHead.consume(end)
+            startUpgradeResponse(builder)
+            let rest = responseHead
+            responseHead = ByteBuffer()
+            if !rest.isEmpty { rest.withReadableBytes { upgradeResponseBytes($0) } }
+        case .finalResponse(let remaining, var chunked):
+            var take = bytes.count
+            var done = false
+            if let r = remaining {
+                take = Int(min(UInt64(bytes.count), r))
+                phase = .finalResponse(remaining: r - UInt64(take), chunked: nil)
+                done = r == UInt64(take)
+            } else if chunked != nil {
+                take = (try? chunked!.decode(bytes) { _ in }) ?? bytes.count
+                phase = .finalResponse(remaining: nil, chunked: chunked)
+                done = chunked!.isDone
+            }
+            connection.send(UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
+            if done { end(flush: true) }
+        }
+    }
+
+    private func startUpgradeResponse(_ r: ResponseHeadBuilder) {
+        logStatus = r.status
+        var fields = HopByHop.filter(r.fields, connectionTokens: HopByHop.connectionTokens(r.fields))
+        let via = config.via ? "1.1 \(config.viaName)" : nil
+        if let v = via {
+            if let i = fields.firstIndex(where: { $0.isNamed("via") }) { fields[i].value += ", " + v }
+            else { fields.append(HeaderField("Via", v)) }
+        }
+        if r.status == 101 {
+            fields.append(HeaderField("Connection", "Upgrade"))
+            if let u = r.field("upgrade") { fields.append(HeaderField("Upgrade", u)) }
+            connection.send(HeadWriter.response(status: 101, reason: r.reason, fields: fields))
+            connection.worker.metrics.request(method: head.method, status: 101, seconds: Double(loop.now - started) / 1e9)
+            phase = .relay
+            connection.setReading(true)
+            clientInputChanged()
+            return
+        }
+        // Not switching: this answer ends the connection (the upstream one cannot carry another request of
+        // ours, and the client's next bytes would otherwise reach the origin unchecked).
+        let originFields = r.fields
+        fields.append(HeaderField("Connection", "close"))
+        if let te = originFields.first(where: { $0.isNamed("transfer-encoding") }) { fields.append(te) }
+        connection.send(HeadWriter.response(status: r.status, reason: r.reason, fields: fields))
+        let bodyless = r.status == 204 || r.status == 304 || r.status < 200
+        if bodyless {
+            end(flush: true)
+        } else if originFields.contains(where: { $0.isNamed("transfer-encoding") }) {
+            phase = .finalResponse(remaining: nil, chunked: ChunkedDecoder())
+        } else if let cl = r.field("content-length"), let n = UInt64(cl) {
+            phase = .finalResponse(remaining: n, chunked: nil)
+            if n == 0 { end(flush: true) }
+        } else {
+            phase = .finalResponse(remaining: nil, chunked: nil)  // until the upstream closes
+        }
+    }
+
+    private func failUpgrade(_ why: String) {
+        releaseUpstream()
+        ended = true
+        connection.fail(ProxyError(status: 502, message: "upstream sent an \(why)", logReason: "upstream-error"),
+                        method: head.method, target: head.rawTarget)
+    }
+
+    /// The offset just past the first CRLFCRLF, if any.
+    static func headEnd(_ b: UnsafeRawBufferPointer) -> Int? {
+        guard b.count >= 4 else { return nil }
+        for i in 3..<b.count where b[i] == 10 && b[i - 1] == 13 && b[i - 2] == 10 && b[i - 3] == 13 { return i + 1 }
+        return nil
     }
 
     // MARK: client → upstream
 
     func clientInputChanged() {
         guard upstreamFD >= 0, !ended else { return }
+        guard case .relay = phase else {
+            // Before the switch (or after a refusal) nothing of the client's goes upstream.
+            if connection.input.readableBytes >= config.highWatermark { connection.setReading(false) }
+            return
+        }
         touch()
         if !connection.input.isEmpty {
             if toUpstream.isEmpty {
@@ -164,12 +320,26 @@ final class Tunnel: TransferDelegate {
             switch r {
             case .bytes(let n):
                 bytesOut += Int64(n)
-                connection.send(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+                if case .relay = phase {
+                    connection.send(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+                } else {
+                    upgradeResponseBytes(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+                    if ended { return }
+                }
                 if connection.isClosed { return }
                 if n < buf.count { return }
             case .wouldBlock:
                 return
             case .eof:
+                switch phase {
+                case .relay: break
+                case .awaitingResponse:
+                    failUpgrade("end of connection instead of a response")
+                    return
+                case .finalResponse:
+                    end(flush: true)
+                    return
+                }
                 upstreamEOF = true
                 updateInterest()
                 forwardUpstreamEOFIfDone()
@@ -237,13 +407,14 @@ final class Tunnel: TransferDelegate {
         }
     }
 
-    private func end(reason: String? = nil) {
+    /// `flush`: the client still has to receive what was queued (a non-101 answer to an Upgrade).
+    private func end(reason: String? = nil, flush: Bool = false) {
         guard !ended else { return }
         ended = true
-        connection.log(head: head, status: 200, bytesOut: bytesOut, error: reason, bytesIn: bytesIn,
+        connection.log(head: head, status: logStatus, bytesOut: bytesOut, error: reason, bytesIn: bytesIn,
                        upstream: upstreamAddress, started: started)
         releaseUpstream()
-        connection.close()
+        if flush { connection.closeAfterFlush() } else { connection.close() }
     }
 
     private func releaseUpstream() {
@@ -264,7 +435,7 @@ final class Tunnel: TransferDelegate {
         }
         if !ended && upstreamFD >= 0 {
             ended = true
-            connection.log(head: head, status: 200, bytesOut: bytesOut, error: "client-closed", bytesIn: bytesIn,
+            connection.log(head: head, status: logStatus, bytesOut: bytesOut, error: "client-closed", bytesIn: bytesIn,
                            upstream: upstreamAddress, started: started)
         }
         ended = true

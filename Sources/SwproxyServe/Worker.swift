@@ -7,6 +7,7 @@ import SwproxyLoop
 final class Worker {
     private(set) var config: ServeConfiguration
     private(set) var policy: Policy
+    private(set) var router: UpstreamRouter
     let loop: EventLoop
     let driver: MultiDriver
     private(set) var accessLog: AccessLog
@@ -22,6 +23,7 @@ final class Worker {
         self.config = config
         self.metrics = metrics
         policy = Policy(config: config)
+        router = UpstreamRouter(config: config)
         access = ClientAccess(allow: config.allow, deny: config.deny)
         self.loop = loop
         driver = MultiDriver(loop: loop)
@@ -56,6 +58,7 @@ final class Worker {
         c.threads = config.threads
         config = c
         policy = Policy(config: c)
+        router = UpstreamRouter(config: c)
         access = ClientAccess(allow: c.allow, deny: c.deny)
         reopenLog(c)
     }
@@ -103,7 +106,8 @@ final class Worker {
                     metrics.counters.add(Metrics.Slot.connectionsAccepted)
                     metrics.counters.add(Metrics.Slot.connectionsActive)
                     // Refused before a byte is read.
-                    if !access.permits(peer) {
+                    // With --proxy-protocol the client is the one its header names: checked once it is read.
+                    if !config.proxyProtocol && !access.permits(peer) {
                         conn.fail(ProxyError(status: 403, message: "client not allowed", logReason: "client-denied"),
                                   method: "-", target: "-", version: "-")
                     }

@@ -28,8 +28,10 @@ struct ServeCommand: ParsableCommand {
             "listen", "port", "threads", "allow", "deny", "auth", "auth-file", "allow-host", "deny-host", "connect-port",
             "max-connections", "max-body-size", "max-header-size", "header-timeout", "idle-timeout", "connect-timeout",
             "read-timeout", "drain-timeout", "access-log", "log-format", "metrics-listen", "via-name", "config",
+            "upstream-proxy", "no-upstream-proxy-for", "reverse", "upstream-cacert",
         ],
-        flags: ["block-private", "quiet", "no-via", "no-forwarded-for", "print-config"],
+        flags: ["block-private", "quiet", "no-via", "no-forwarded-for", "print-config", "forward", "preserve-host",
+                "no-upgrade", "upstream-http2", "upstream-h2c", "upstream-insecure", "proxy-protocol"],
         configOption: "config")
 
     /// Config file first, command line over it; each file line is checked alone so errors say FILE:LINE.
@@ -104,6 +106,27 @@ struct ServeCommand: ParsableCommand {
         c.via = !upstream.noVia
         c.viaName = upstream.viaName
         c.forwardedFor = !upstream.noForwardedFor
+        if let u = upstream.upstreamProxy {
+            guard let p = UpstreamProxy(u) else {
+                throw ValidationError("--upstream-proxy \(u): expected http://, https://, socks5:// or socks5h:// HOST[:PORT]")
+            }
+            c.upstreamProxy = p
+        }
+        c.noUpstreamProxyFor = upstream.noUpstreamProxyFor
+        if let r = upstream.reverse {
+            guard let base = ReverseBase(r) else {
+                throw ValidationError("--reverse \(r): expected an http:// or https:// URL without a query (http://127.0.0.1:9000/api)")
+            }
+            c.reverse = base
+        }
+        c.forward = upstream.forward
+        c.preserveHost = upstream.preserveHost
+        c.upgrade = !upstream.noUpgrade
+        c.upstreamHTTP2 = upstream.upstreamHTTP2
+        c.upstreamH2C = upstream.upstreamH2C
+        c.upstreamCACert = upstream.upstreamCACert
+        c.upstreamInsecure = upstream.upstreamInsecure
+        c.proxyProtocol = listening.proxyProtocol
         return c
     }
 }
@@ -119,6 +142,10 @@ struct ServeListenOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Event loops, one per thread (default: the number of cores).", valueName: "n"))
     var threads: Int?
+
+    @Flag(name: .customLong("proxy-protocol"),
+          help: "Expect a HAProxy PROXY header (v1 or v2) on every connection; its client address is the one used.")
+    var proxyProtocol = false
 }
 
 struct ServeAccessOptions: ParsableArguments {
@@ -215,4 +242,38 @@ struct ServeUpstreamOptions: ParsableArguments {
 
     @Flag(name: .customLong("no-forwarded-for"), help: "Do not append the client address to X-Forwarded-For.")
     var noForwardedFor = false
+
+    @Option(name: .customLong("upstream-proxy"),
+            help: ArgumentHelp("Chain through this proxy (http://, https://, socks5://, socks5h://; user:pass@ allowed).",
+                               valueName: "url"))
+    var upstreamProxy: String?
+
+    @Option(name: .customLong("no-upstream-proxy-for"),
+            help: ArgumentHelp("Hosts that go direct, not through --upstream-proxy (example.com, *.example.com; repeatable).",
+                               valueName: "pattern"))
+    var noUpstreamProxyFor: [String] = []
+
+    @Option(help: ArgumentHelp("Reverse proxy: forward origin-form requests to this base URL.", valueName: "url"))
+    var reverse: String?
+
+    @Flag(help: "With --reverse, also proxy absolute-form and CONNECT requests.")
+    var forward = false
+
+    @Flag(name: .customLong("preserve-host"), help: "With --reverse, send the client's Host to the backend.")
+    var preserveHost = false
+
+    @Flag(name: .customLong("no-upgrade"), help: "Refuse protocol upgrades (WebSocket): Upgrade is stripped.")
+    var noUpgrade = false
+
+    @Flag(name: .customLong("upstream-http2"), help: "Offer HTTP/2 to https:// upstreams (ALPN), multiplexed.")
+    var upstreamHTTP2 = false
+
+    @Flag(name: .customLong("upstream-h2c"), help: "HTTP/2 with prior knowledge to upstreams, cleartext too.")
+    var upstreamH2C = false
+
+    @Option(name: .customLong("upstream-cacert"), help: ArgumentHelp("CA bundle for upstream TLS.", valueName: "file"))
+    var upstreamCACert: String?
+
+    @Flag(name: .customLong("upstream-insecure"), help: "Do not verify upstream TLS certificates.")
+    var upstreamInsecure = false
 }
