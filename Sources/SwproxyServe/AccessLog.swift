@@ -47,7 +47,7 @@ final class AccessLog {
         var line: String
         switch format {
         case .common, .combined:
-            line = "\(e.client) - \(e.user) [\(AccessLog.clfTime())] \"\(e.method) \(e.target) \(e.version)\" \(e.status) \(e.bytesOut)"
+            line = "\(e.client) - \(e.user) [\(AccessLog.clfTime())] \"\(e.method) \(AccessLog.clfEscape(e.target)) \(e.version)\" \(e.status) \(e.bytesOut)"
             if format == .combined {
                 line += " \"\(AccessLog.clfEscape(e.referer ?? "-"))\" \"\(AccessLog.clfEscape(e.userAgent ?? "-"))\""
             }

@@ -98,7 +98,10 @@ final class ProxyExchange: TransferDelegate {
         easy.set(.bufferSize, 102_400)
         easy.set(.tcpNoDelay, true)
         easy.set(.connectTimeoutMilliseconds, max(1, Int(config.connectTimeout * 1000)))
-        easy.set(.expect100TimeoutMilliseconds, max(1000, Int(config.readTimeout * 1000)))
+        // Only the client's own Expect reaches libcurl (an empty `Expect:` line stops libcurl adding one). An
+        // origin that ignores it never sends 100: libcurl then sends the body after this wait, as the client
+        // itself does (curl waits 1 s); a longer wait would hold such uploads until --read-timeout.
+        easy.set(.expect100TimeoutMilliseconds, 1000)
         if head.method == "HEAD" {
             easy.set(.noBody, true)
         } else if head.method != "GET" || hasBody {

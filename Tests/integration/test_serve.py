@@ -362,3 +362,69 @@ def test_quiet_writes_no_log_and_default_listen_line(swproxy, origin):
     log = p.read_log()
     assert "listening on 127.0.0.1:" in log
     assert "/path/q" not in log
+
+
+def _origin_ignoring_expect():
+    """A raw origin that never sends 100 Continue: it reads the head, then the body, then answers."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += c.recv(4096)
+            head, body = data.split(b"\r\n\r\n", 1)
+            n = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            while len(body) < n:
+                body += c.recv(4096)
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+            c.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv
+
+
+def test_expect_100_continue_with_an_origin_that_ignores_it(swproxy):
+    """The client waits for 100 a while, then sends its body (as curl does); the origin never sends 100. The
+    upload must go through instead of waiting for --read-timeout."""
+    srv = _origin_ignoring_expect()
+    p = Proxy(swproxy, "--read-timeout", "8", "--quiet")
+    try:
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+        s.sendall(f"PUT http://127.0.0.1:{srv.getsockname()[1]}/up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                  "Expect: 100-continue\r\n\r\n".encode())
+        s.settimeout(1.0)
+        try:
+            early = s.recv(4096)  # nothing comes: the origin sends no 100
+        except socket.timeout:
+            early = b""
+        s.settimeout(10)
+        s.sendall(b"hello")
+        out = early
+        while not out.endswith(b"hello"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            out += chunk
+        s.close()
+        assert out.startswith(b"HTTP/1.1 200 OK\r\n") and out.endswith(b"\r\n\r\nhello"), out
+    finally:
+        p.stop()
+        srv.close()
+
+
+def test_clf_log_escapes_quotes_in_the_target(swproxy, origin, tmp_path):
+    log = tmp_path / "access.log"
+    p = Proxy(swproxy, "--access-log", str(log))
+    try:
+        raw_exchange(p.port, f'GET {origin.base}/q"x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'.encode())
+    finally:
+        p.stop()
+    line = log.read_text().splitlines()[0]
+    assert f'"GET {origin.base}/q\\"x HTTP/1.1" 200 ' in line, line
