@@ -10,6 +10,11 @@ public final class EasyHandle {
     private let errorBuffer: UnsafeMutablePointer<CChar>
     private var closed = false
 
+    /// A handle from `pool` when it has one, else a new one.
+    public static func make(from pool: EasyHandlePool?) -> EasyHandle {
+        pool?.take() ?? EasyHandle()
+    }
+
     public init() {
         CurlGlobal.ensure()
         guard let h = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
@@ -23,6 +28,21 @@ public final class EasyHandle {
     deinit {
         assert(closed, "EasyHandle deallocated without close()")
         if !closed { release() }
+    }
+
+    /// Makes a finished handle as new for the next transfer (`curl_easy_reset`: options back to their
+    /// defaults, its buffers kept), so a loop can reuse handles instead of `curl_easy_init` per request.
+    /// The caller must have removed it from any multi handle.
+    public func reset() {
+        precondition(!closed, "reset after close")
+        curl_easy_reset(raw)
+        for l in lists { curl_slist_free_all(l) }
+        lists.removeAll(keepingCapacity: true)
+        if let m = mime { curl_mime_free(m) }
+        mime = nil
+        errorBuffer.initialize(to: 0)
+        _ = ccurl_easy_setopt_ptr(raw, CURLOPT_ERRORBUFFER, errorBuffer)
+        _ = ccurl_easy_setopt_long(raw, CURLOPT_NOSIGNAL, 1)
     }
 
     /// Frees the handle. The caller must have removed it from any multi handle.
@@ -136,6 +156,40 @@ public final class EasyHandle {
         return String(cString: s)
     }
 
+    /// What `curl_easy_recv`/`curl_easy_send` did on a `CONNECT_ONLY` connection.
+    public enum RawIO: Equatable {
+        case bytes(Int)
+        /// CURLE_AGAIN: wait for the socket.
+        case wouldBlock
+        case eof
+        case failed(CurlCode)
+    }
+
+    /// Reads from a `CONNECT_ONLY` connection through libcurl, so bytes pass its TLS layers (an https://
+    /// proxy's, say) rather than the raw socket.
+    /// - SeeAlso: curl_easy_recv(3)
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) -> RawIO {
+        var n = 0
+        let code = curl_easy_recv(raw, buffer.baseAddress, buffer.count, &n)
+        switch code.rawValue {
+        case 0: return n == 0 ? .eof : .bytes(n)
+        case 81: return .wouldBlock  // CURLE_AGAIN
+        default: return .failed(CurlCode(code))
+        }
+    }
+
+    /// Writes to a `CONNECT_ONLY` connection through libcurl.
+    /// - SeeAlso: curl_easy_send(3)
+    public func send(_ bytes: UnsafeRawBufferPointer) -> RawIO {
+        var n = 0
+        let code = curl_easy_send(raw, bytes.baseAddress, bytes.count, &n)
+        switch code.rawValue {
+        case 0: return .bytes(n)
+        case 81: return .wouldBlock
+        default: return .failed(CurlCode(code))
+        }
+    }
+
     /// The socket of a `CONNECT_ONLY` transfer.
     public var activeSocket: Int32 {
         var s: curl_socket_t = -1
@@ -193,4 +247,30 @@ public struct MimePart: Sendable, Equatable {
 
 public struct MimeError: Error, Sendable {
     public let message: String
+}
+
+/// Finished easy handles kept for reuse by one loop (not thread-safe: one per loop).
+public final class EasyHandlePool {
+    private var free: [EasyHandle] = []
+    public let capacity: Int
+
+    public init(capacity: Int) { self.capacity = capacity }
+
+    func take() -> EasyHandle? { free.popLast() }
+
+    /// Takes back a handle that left its multi: reset for reuse, or closed when the pool is full.
+    public func give(_ h: EasyHandle) {
+        if free.count < capacity {
+            h.reset()
+            free.append(h)
+        } else {
+            h.close()
+        }
+    }
+
+    /// Closes every pooled handle.
+    public func close() {
+        for h in free { h.close() }
+        free = []
+    }
 }

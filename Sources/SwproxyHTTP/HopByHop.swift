@@ -6,19 +6,27 @@ public enum HopByHop {
         "trailer", "transfer-encoding", "upgrade",
     ]
 
+    static let alwaysList: [String] = Array(always)
+
     /// The fields that remain after removing the hop-by-hop ones and every field `Connection` names.
+    /// Names are compared byte by byte, case-insensitively (no lowercased copies: this runs per field of
+    /// every request and response).
     public static func filter(_ fields: [HeaderField], connectionTokens: [String]) -> [HeaderField] {
         fields.filter { f in
-            let lower = f.name.lowercased()
-            return !always.contains(lower) && !connectionTokens.contains(lower)
+            !alwaysList.contains(where: { f.isNamed($0) }) && !connectionTokens.contains(where: { f.isNamed($0) })
         }
     }
 
     /// Lowercased tokens of every `Connection` field in `fields`.
     public static func connectionTokens(_ fields: [HeaderField]) -> [String] {
-        fields.filter { $0.isNamed("connection") }.flatMap { f in
-            f.value.split(separator: ",").map { RequestHeadParser.trimOWS($0).lowercased() }.filter { !$0.isEmpty }
+        var out: [String] = []
+        for f in fields where f.isNamed("connection") {
+            for t in f.value.split(separator: ",") {
+                let token = RequestHeadParser.trimOWS(t).lowercased()
+                if !token.isEmpty { out.append(token) }
+            }
         }
+        return out
     }
 }
 

@@ -197,62 +197,127 @@ public struct RequestHeadParser: Sendable {
             connectionTokens: connection)
     }
 
-    /// `http://host[:port][/path][?query]`, no userinfo, no fragment.
+    /// `http://host[:port][/path][?query]`, no userinfo, no fragment. Parsed on the bytes (this runs for
+    /// every proxied request).
     public static func parseAbsolute(_ t: String) throws(HTTPError) -> RequestTarget {
-        guard let sep = t.firstRange(of: "://") else { throw .bad("malformed request target") }
-        let scheme = t[..<sep.lowerBound].lowercased()
+        var copy = t
+        let r = copy.withUTF8 { absolute(UnsafeRawBufferPointer($0)) }
+        switch r {
+        case .success(let target): return target
+        case .failure(let e): throw e
+        }
+    }
+
+    static func absolute(_ b: UnsafeRawBufferPointer) -> Result<RequestTarget, HTTPError> {
+        let n = b.count
+        var sep = -1
+        var i = 0
+        while i + 2 < n {
+            if b[i] == 58 && b[i + 1] == 47 && b[i + 2] == 47 {
+                sep = i
+                break
+            }
+            i += 1
+        }
+        guard sep > 0 else { return .failure(.bad("malformed request target")) }
         let defaultPort: Int
-        switch scheme {
-        case "http": defaultPort = 80
-        case "https": defaultPort = 443
-        default: throw .bad("unsupported scheme")
+        let scheme: String
+        if sep == 4 && lowerEquals(b, 0, "http") {
+            (scheme, defaultPort) = ("http", 80)
+        } else if sep == 5 && lowerEquals(b, 0, "https") {
+            (scheme, defaultPort) = ("https", 443)
+        } else {
+            return .failure(.bad("unsupported scheme"))
         }
-        if t.contains("#") { throw .bad("fragment in request target") }
-        let rest = t[sep.upperBound...]
-        let authEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        let authority = rest[..<authEnd]
-        if authority.contains("@") { throw .bad("userinfo in request target") }
-        guard let (host, port) = parseAuthority(authority, defaultPort: defaultPort) else {
-            throw .bad("malformed authority in request target")
+        let rest = sep + 3
+        var authEnd = n
+        for j in rest..<n {
+            let c = b[j]
+            if c == 35 { return .failure(.bad("fragment in request target")) }  // '#'
+            if authEnd == n && (c == 47 || c == 63) { authEnd = j }  // '/' or '?'
+            if authEnd == n && c == 64 { return .failure(.bad("userinfo in request target")) }  // '@'
         }
-        var path = String(rest[authEnd...])
-        if path.isEmpty || path.hasPrefix("?") { path = "/" + path }
-        return .absolute(scheme: scheme, host: host, port: port, pathAndQuery: path)
+        guard let (host, port) = authority(b, rest, authEnd, defaultPort: defaultPort) else {
+            return .failure(.bad("malformed authority in request target"))
+        }
+        var path = string(b, authEnd, n)
+        if authEnd == n || b[authEnd] == 63 { path = "/" + path }
+        return .success(.absolute(scheme: scheme, host: host, port: port, pathAndQuery: path))
     }
 
     /// `host:port`, `[v6]:port`; the port may be omitted only when there is a default.
     static func parseAuthority(_ a: Substring, defaultPort: Int?) -> (String, Int)? {
-        var host: Substring
-        var portText: Substring?
-        if a.hasPrefix("[") {
-            guard let close = a.firstIndex(of: "]") else { return nil }
-            host = a[a.index(after: a.startIndex)..<close]
-            guard !host.isEmpty, host.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
-            let after = a[a.index(after: close)...]
-            if !after.isEmpty {
-                guard after.hasPrefix(":") else { return nil }
-                portText = after.dropFirst()
+        var copy = String(a)
+        return copy.withUTF8 { authority(UnsafeRawBufferPointer($0), 0, $0.count, defaultPort: defaultPort) }
+    }
+
+    /// The authority in `b[s..<e]`: the host lowercased (IPv6 kept in brackets) and the port.
+    static func authority(_ b: UnsafeRawBufferPointer, _ s: Int, _ e: Int, defaultPort: Int?) -> (String, Int)? {
+        guard s < e else { return nil }
+        var hostStart = s
+        var hostEnd: Int
+        var portStart: Int?  // index after ':'
+        var bracketed = false
+        if b[s] == 91 {  // '['
+            guard let close = index(of: 93, in: b, from: s + 1, to: e) else { return nil }
+            hostStart = s + 1
+            hostEnd = close
+            guard hostEnd > hostStart else { return nil }
+            for k in hostStart..<hostEnd {
+                let c = b[k]
+                guard isHex(c) || c == 58 || c == 46 else { return nil }
             }
-            host = "[" + host + "]"
+            if close + 1 < e {
+                guard b[close + 1] == 58 else { return nil }
+                portStart = close + 2
+            }
+            bracketed = true
         } else {
-            if let colon = a.lastIndex(of: ":") {
-                host = a[..<colon]
-                portText = a[a.index(after: colon)...]
-            } else {
-                host = a
+            hostEnd = e
+            var k = e - 1
+            while k >= s {
+                if b[k] == 58 {
+                    hostEnd = k
+                    portStart = k + 1
+                    break
+                }
+                k -= 1
             }
-            guard !host.isEmpty, host.utf8.allSatisfy({ isHostChar($0) }) else { return nil }
+            guard hostEnd > hostStart else { return nil }
+            for k in hostStart..<hostEnd where !isHostChar(b[k]) { return nil }
         }
         let port: Int
-        if let p = portText, !p.isEmpty {
-            guard p.utf8.count <= 5, p.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let v = Int(p), v >= 1, v <= 65535
-            else { return nil }
+        if let p = portStart, p < e {
+            guard e - p <= 5 else { return nil }
+            var v = 0
+            for k in p..<e {
+                guard isDigit(b[k]) else { return nil }
+                v = v * 10 + Int(b[k] - 48)
+            }
+            guard v >= 1, v <= 65535 else { return nil }
             port = v
         } else {
-            guard let d = defaultPort, portText == nil || portText!.isEmpty else { return nil }
+            guard let d = defaultPort else { return nil }
             port = d
         }
-        return (String(host).lowercased(), port)
+        var host = [UInt8]()
+        host.reserveCapacity(hostEnd - hostStart + 2)
+        if bracketed { host.append(91) }
+        for k in hostStart..<hostEnd { host.append(ascii(b[k])) }
+        if bracketed { host.append(93) }
+        return (String(decoding: host, as: UTF8.self), port)
+    }
+
+    @inline(__always)
+    static func isHex(_ c: UInt8) -> Bool { (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) }
+
+    /// Whether `b[s...]` is `lower` (ASCII lowercase), ignoring case.
+    static func lowerEquals(_ b: UnsafeRawBufferPointer, _ s: Int, _ lower: StaticString) -> Bool {
+        let n = lower.utf8CodeUnitCount
+        guard s + n <= b.count else { return false }
+        let p = lower.utf8Start
+        for k in 0..<n where ascii(b[s + k]) != p[k] { return false }
+        return true
     }
 
     static func parseVersion(_ b: UnsafeRawBufferPointer, _ s: Int, _ e: Int) throws(HTTPError) -> HTTPVersion {

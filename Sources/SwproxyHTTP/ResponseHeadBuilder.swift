@@ -16,28 +16,47 @@ public struct ResponseHeadBuilder: Sendable {
         case invalid
     }
 
-    /// Takes one line, CRLF (or LF) included.
+    /// Takes one line, CRLF (or LF) included. Works on the bytes: one `String` per name and value, no
+    /// `Character` walking (this runs for every field of every proxied response).
     public mutating func take(_ line: UnsafeRawBufferPointer) -> LineResult {
         var end = line.count
         while end > 0 && (line[end - 1] == 10 || line[end - 1] == 13) { end -= 1 }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<end]), as: UTF8.self)
         if !started {
             // "HTTP/1.1 200 OK", "HTTP/2 200"
-            let parts = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), parts[1].utf8.count == 3, let code = Int(parts[1]),
-                code >= 100, code <= 999
+            guard end >= 12 || (end >= 10 && line[5] == 50),  // "HTTP/x 200" at least
+                line[0] == 72, line[1] == 84, line[2] == 84, line[3] == 80, line[4] == 47  // "HTTP/"
             else { return .invalid }
+            var sp = 5
+            while sp < end && line[sp] != 32 { sp += 1 }
+            guard sp + 4 <= end, (sp + 4 == end || line[sp + 4] == 32) else { return .invalid }
+            var code = 0
+            for i in (sp + 1)..<(sp + 4) {
+                let d = line[i]
+                guard d >= 48 && d <= 57 else { return .invalid }
+                code = code * 10 + Int(d - 48)
+            }
+            guard code >= 100 else { return .invalid }
             status = code
-            reason = parts.count > 2 ? String(parts[2]) : ""
+            reason = sp + 5 <= end ? ResponseHeadBuilder.text(line, sp + 5, end) : ""
             started = true
             return .more
         }
         if end == 0 { return .complete }
-        guard let colon = text.firstIndex(of: ":") else { return .invalid }
-        let name = String(text[..<colon])
-        guard !name.isEmpty, name.utf8.allSatisfy(RequestHeadParser.isTokenChar) else { return .invalid }
-        fields.append(HeaderField(name, RequestHeadParser.trimOWS(text[text.index(after: colon)...])))
+        var colon = 0
+        while colon < end && line[colon] != 58 { colon += 1 }
+        guard colon > 0, colon < end else { return .invalid }
+        for i in 0..<colon where !RequestHeadParser.isTokenChar(line[i]) { return .invalid }
+        var vs = colon + 1
+        var ve = end
+        while vs < ve && (line[vs] == 32 || line[vs] == 9) { vs += 1 }
+        while ve > vs && (line[ve - 1] == 32 || line[ve - 1] == 9) { ve -= 1 }
+        fields.append(HeaderField(ResponseHeadBuilder.text(line, 0, colon), ResponseHeadBuilder.text(line, vs, ve)))
         return .more
+    }
+
+    @inline(__always)
+    static func text(_ b: UnsafeRawBufferPointer, _ s: Int, _ e: Int) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: b[s..<e]), as: UTF8.self)
     }
 
     /// Starts over for the next response (after an interim 1xx).
@@ -54,15 +73,27 @@ public struct ResponseHeadBuilder: Sendable {
 public enum HeadWriter {
     public static func response(status: Int, reason: String, fields: [HeaderField]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256)
-        out += "HTTP/1.1 \(status) \(reason.isEmpty ? ReasonPhrase.of(status) : reason)\r\n".utf8
+        var size = 32 + reason.utf8.count
+        for f in fields { size += f.name.utf8.count + f.value.utf8.count + 4 }
+        out.reserveCapacity(size)
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        out.append(UInt8(48 + status / 100 % 10))
+        out.append(UInt8(48 + status / 10 % 10))
+        out.append(UInt8(48 + status % 10))
+        out.append(32)
+        if reason.isEmpty { out.append(contentsOf: ReasonPhrase.of(status).utf8) } else { out.append(contentsOf: reason.utf8) }
+        out.append(13)
+        out.append(10)
         for f in fields {
-            out += f.name.utf8
-            out += ": ".utf8
-            out += f.value.utf8
-            out += [13, 10]
+            out.append(contentsOf: f.name.utf8)
+            out.append(58)
+            out.append(32)
+            out.append(contentsOf: f.value.utf8)
+            out.append(13)
+            out.append(10)
         }
-        out += [13, 10]
+        out.append(13)
+        out.append(10)
         return out
     }
 }

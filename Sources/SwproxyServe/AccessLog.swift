@@ -21,7 +21,8 @@ final class AccessLog {
 
     private let fd: Int32
     private let format: ServeConfiguration.LogFormat
-    private let enabled: Bool
+    /// False with --quiet: callers may skip building entries.
+    let enabled: Bool
     private let ownsFD: Bool
 
     init(config: ServeConfiguration) throws {

@@ -27,6 +27,8 @@ final class ProxyExchange: TransferDelegate {
     private var route: UpstreamRoute?
     private let started: UInt64
     private var response = ResponseHeadBuilder()
+    /// The response head, held until the first body bytes so both leave in one write.
+    private var pendingHead: [UInt8]?
     private(set) var responseStarted = false
     private var framing = ClientFraming.none
     private var dechunker = ChunkedDecoder()
@@ -61,7 +63,7 @@ final class ProxyExchange: TransferDelegate {
     func start() {
         guard let route = connection.worker.router.route(head) else { return }
         self.route = route
-        let easy = EasyHandle()
+        let easy = EasyHandle.make(from: connection.worker.easyPool)
         let hasBody: Bool
         switch head.framing {
         case .none:
@@ -122,7 +124,7 @@ final class ProxyExchange: TransferDelegate {
     /// The forwarded fields (UpstreamHead), plus empty `Accept:`/`Expect:` lines that stop libcurl adding its
     /// own when the client sent none.
     private func upstreamHeaders() -> [String] {
-        var out = UpstreamHead.curlLines(UpstreamHead(config: config, head: head, client: connection.peer).fields())
+        var out = UpstreamHead.curlLines(UpstreamHead(config: config, head: head, client: connection.peer, clientHost: connection.peerHost).fields())
         if head.field("accept") == nil { out.append("Accept:") }
         if head.field("expect") == nil { out.append("Expect:") }
         return out
@@ -260,8 +262,43 @@ final class ProxyExchange: TransferDelegate {
         } else if head.version == .http10 {
             fields.append(HeaderField("Connection", "keep-alive"))
         }
-        connection.send(HeadWriter.response(status: status, reason: response.reason, fields: fields))
+        let bytes = HeadWriter.response(status: status, reason: response.reason, fields: fields)
+        // A body follows: the head goes out with its first bytes, in one write.
+        if framing == .none { connection.send(bytes) } else { pendingHead = bytes }
         responseStarted = true
+    }
+
+    /// Sends the head held by `startResponse`, if any.
+    private func flushPendingHead() {
+        if let h = pendingHead {
+            pendingHead = nil
+            connection.send(h)
+        }
+    }
+
+    /// Sends body bytes; the pending head and the chunk framing go in the same write when the piece is small
+    /// (one send per small response, not three).
+    private func emit(_ bytes: UnsafeRawBufferPointer, chunked: Bool) {
+        let head = pendingHead
+        pendingHead = nil
+        if head == nil && !chunked {
+            connection.send(bytes)
+            return
+        }
+        let sizeLine: [UInt8] = chunked ? Array(String(bytes.count, radix: 16).utf8) + [13, 10] : []
+        if bytes.count <= 32768 {
+            var out = head ?? []
+            out.reserveCapacity(out.count + sizeLine.count + bytes.count + 2)
+            out += sizeLine
+            out.append(contentsOf: bytes)
+            if chunked { out += [13, 10] }
+            connection.send(out)
+        } else {
+            if let h = head { connection.send(h) }
+            if chunked { connection.send(sizeLine) }
+            connection.send(bytes)
+            if chunked { connection.send([13, 10]) }
+        }
     }
 
     func transferReceivedBody(_ t: Transfer, _ bytes: UnsafeRawBufferPointer) -> BodyDisposition {
@@ -273,12 +310,11 @@ final class ProxyExchange: TransferDelegate {
         case .none:
             break
         case .passThrough, .closeDelimited:
-            connection.send(bytes)
+            emit(bytes, chunked: false)
         case .chunkEncode:
-            connection.send(Array(String(bytes.count, radix: 16).utf8) + [13, 10])
-            connection.send(bytes)
-            connection.send([13, 10])
+            emit(bytes, chunked: true)
         case .dechunk:
+            flushPendingHead()
             do {
                 _ = try dechunker.decode(bytes) { connection.send($0) }
             } catch {
@@ -301,13 +337,14 @@ final class ProxyExchange: TransferDelegate {
         let upstream = t.easy.info(.primaryIP)
         let detail = t.easy.errorMessage(for: code)
         let refused = t.addressRefused
-        t.easy.close()
+        connection.worker.easyPool.give(t.easy)  // reset for the next request on this loop
         transfer = nil
         cancelReadTimer()
         guard !finished else { return }
         finished = true
         if code == .ok {
             if !responseStarted { startResponse() }
+            flushPendingHead()
             if framing == .chunkEncode { connection.send(Array("0\r\n\r\n".utf8)) }
             if !bodyDone { keepAlive = false }  // the origin answered before reading the whole body
             connection.log(head: head, status: status, bytesOut: bytesOut, error: nil, bytesIn: bytesIn,

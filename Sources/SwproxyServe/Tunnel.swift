@@ -38,6 +38,9 @@ final class Tunnel: TransferDelegate {
     private var logStatus = 200
     private var route: UpstreamRoute?
     private var transfer: Transfer?
+    /// Through an https:// upstream proxy the tunnel runs inside libcurl's TLS session with that proxy: bytes
+    /// go through `curl_easy_recv`/`curl_easy_send` on this (kept) transfer; the raw socket only says when.
+    private var viaLibcurl: Transfer?
     private var upstreamFD: Int32 = -1
     private var registration: RegistrationID?
     private var toUpstream = ByteBuffer()
@@ -111,8 +114,12 @@ final class Tunnel: TransferDelegate {
         }
         upstreamAddress = t.easy.info(.primaryIP)
         let fd = fcntl(t.easy.activeSocket, F_DUPFD_CLOEXEC, 0)
-        // The duplicate keeps the connection open when libcurl closes its own descriptor.
-        driver.cancel(t)
+        if route?.proxy.hasPrefix("https://") == true {
+            viaLibcurl = t  // released with the tunnel
+        } else {
+            // The duplicate keeps the connection open when libcurl closes its own descriptor.
+            driver.cancel(t)
+        }
         transfer = nil
         guard fd >= 0, (try? Socket.makeNonBlocking(fd)) != nil else {
             if fd >= 0 { Socket.close(fd) }
@@ -263,7 +270,7 @@ final class Tunnel: TransferDelegate {
         touch()
         if !connection.input.isEmpty {
             if toUpstream.isEmpty {
-                let r = connection.input.withReadableBytes { try? Socket.write(upstreamFD, $0) }
+                let r = connection.input.withReadableBytes { writeUpstream($0) }
                 if case .bytes(let n) = r { connection.input.consume(n); bytesIn += Int64(n) }
                 else if r == nil { end(); return }
             }
@@ -282,6 +289,11 @@ final class Tunnel: TransferDelegate {
     private func forwardClientEOFIfDone() {
         if connection.clientEOF && toUpstream.isEmpty && !sentUpstreamShutdown {
             sentUpstreamShutdown = true
+            // Inside TLS there is no half-close to pass on: the client's EOF ends the tunnel.
+            if viaLibcurl != nil {
+                end()
+                return
+            }
             Socket.shutdownWrite(upstreamFD)
         }
         finishIfDone()
@@ -293,7 +305,7 @@ final class Tunnel: TransferDelegate {
         touch()
         if ev.contains(.writable) || ev.contains(.error) {
             while !toUpstream.isEmpty {
-                let r = toUpstream.withReadableBytes { try? Socket.write(upstreamFD, $0) }
+                let r = toUpstream.withReadableBytes { writeUpstream($0) }
                 guard case .bytes(let n) = r else {
                     if r == nil { end(); return }
                     break
@@ -312,8 +324,7 @@ final class Tunnel: TransferDelegate {
         guard readingUpstream, !upstreamEOF, !ended else { return }
         let buf = connection.worker.readBuffer
         while !connection.outputFull {
-            let r: IOResult
-            do { r = try Socket.read(upstreamFD, into: buf) } catch {
+            guard let r = readUpstreamBytes(into: buf) else {
                 end()
                 return
             }
@@ -327,7 +338,8 @@ final class Tunnel: TransferDelegate {
                     if ended { return }
                 }
                 if connection.isClosed { return }
-                if n < buf.count { return }
+                // A short read drained the socket; TLS may still hold decrypted bytes: read on until wouldBlock.
+                if n < buf.count && viaLibcurl == nil { return }
             case .wouldBlock:
                 return
             case .eof:
@@ -371,6 +383,29 @@ final class Tunnel: TransferDelegate {
 
     private func finishIfDone() {
         if sentClientShutdown && sentUpstreamShutdown { end() }
+    }
+
+    // MARK: upstream I/O (raw socket, or libcurl's connection for an https:// proxy)
+
+    /// nil: the connection failed.
+    private func writeUpstream(_ bytes: UnsafeRawBufferPointer) -> IOResult? {
+        guard let t = viaLibcurl else { return try? Socket.write(upstreamFD, bytes) }
+        switch t.easy.send(bytes) {
+        case .bytes(let n): return .bytes(n)
+        case .wouldBlock: return .wouldBlock
+        case .eof, .failed: return nil
+        }
+    }
+
+    /// nil: the connection failed.
+    private func readUpstreamBytes(into buf: UnsafeMutableRawBufferPointer) -> IOResult? {
+        guard let t = viaLibcurl else { return try? Socket.read(upstreamFD, into: buf) }
+        switch t.easy.receive(into: buf) {
+        case .bytes(let n): return .bytes(n)
+        case .wouldBlock: return .wouldBlock
+        case .eof: return .eof
+        case .failed: return nil
+        }
     }
 
     // MARK: interest, idle, end
@@ -425,6 +460,10 @@ final class Tunnel: TransferDelegate {
         registration = nil
         if upstreamFD >= 0 { Socket.close(upstreamFD) }
         upstreamFD = -1
+        if let t = viaLibcurl {
+            viaLibcurl = nil
+            connection.worker.driver.cancel(t)
+        }
     }
 
     /// The client connection is closing.

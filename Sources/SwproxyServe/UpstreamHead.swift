@@ -10,6 +10,8 @@ struct UpstreamHead {
     let head: RequestHead
     /// The client's address (from PROXY protocol when that is on).
     let client: SocketAddress?
+    /// `client` as text (made once per connection).
+    let clientHost: String
 
     /// Whether this request is reverse-proxied onto `--reverse` (origin-form).
     var isReverse: Bool {
@@ -47,7 +49,7 @@ struct UpstreamHead {
         }
         if config.via { via.append("1.1 \(config.viaName)") }
         if !via.isEmpty { out.append(HeaderField("Via", via.joined(separator: ", "))) }
-        if config.forwardedFor, let p = client { xff.append(p.host) }
+        if config.forwardedFor, client != nil { xff.append(clientHost) }
         if !xff.isEmpty { out.append(HeaderField("X-Forwarded-For", xff.joined(separator: ", "))) }
         if reverse {
             out.append(HeaderField("X-Forwarded-Proto", "http"))
@@ -62,7 +64,7 @@ struct UpstreamHead {
     func forwardedElement() -> String {
         var parts: [String] = []
         if let c = client {
-            parts.append("for=" + UpstreamHead.quoted(c.family == .v6 ? "[\(c.host)]" : c.host))
+            parts.append("for=" + UpstreamHead.quoted(c.family == .v6 ? "[\(clientHost)]" : clientHost))
         } else {
             parts.append("for=unknown")
         }

@@ -10,6 +10,8 @@ final class Worker {
     private(set) var router: UpstreamRouter
     let loop: EventLoop
     let driver: MultiDriver
+    /// Finished easy handles, reset and reused (cheaper than `curl_easy_init`/`cleanup` per request).
+    let easyPool = EasyHandlePool(capacity: 16)
     private(set) var accessLog: AccessLog
     /// One read buffer for every socket on this loop: reads copy out of it at once.
     let readBuffer: UnsafeMutableRawBufferPointer
@@ -189,6 +191,7 @@ final class Worker {
         }
         listeners = []
         driver.close()
+        easyPool.close()
         accessLog.close()
         readBuffer.deallocate()
     }

@@ -1,0 +1,50 @@
+import XCTest
+
+@testable import SwproxyHTTP
+
+final class ResponseHeadBuilderTests: XCTestCase {
+    func take(_ b: inout ResponseHeadBuilder, _ line: String) -> ResponseHeadBuilder.LineResult {
+        Array(line.utf8).withUnsafeBytes { b.take($0) }
+    }
+
+    func testStatusLines() {
+        for (line, status, reason) in [("HTTP/1.1 200 OK\r\n", 200, "OK"), ("HTTP/2 204 \r\n", 204, ""),
+                                       ("HTTP/1.0 404 Not Found\n", 404, "Not Found"), ("HTTP/1.1 101\r\n", 101, ""),
+                                       ("HTTP/1.1 599 Custom reason here\r\n", 599, "Custom reason here")] {
+            var b = ResponseHeadBuilder()
+            XCTAssertEqual(take(&b, line), .more, line)
+            XCTAssertEqual(b.status, status, line)
+            XCTAssertEqual(b.reason, reason, line)
+        }
+        for line in ["HTTP/1.1 20 OK\r\n", "HTTP/1.1 2000 OK\r\n", "HTTX/1.1 200 OK\r\n", "HTTP/1.1 2x0 OK\r\n", "HTTP\r\n",
+                     "\r\n", "HTTP/1.1 099 Low\r\n", "HTTP/1.1200 OK\r\n"] {
+            var b = ResponseHeadBuilder()
+            XCTAssertEqual(take(&b, line), .invalid, line)
+        }
+    }
+
+    func testFields() {
+        var b = ResponseHeadBuilder()
+        XCTAssertEqual(take(&b, "HTTP/1.1 200 OK\r\n"), .more)
+        XCTAssertEqual(take(&b, "Content-Type: text/plain\r\n"), .more)
+        XCTAssertEqual(take(&b, "X-Empty:\r\n"), .more)
+        XCTAssertEqual(take(&b, "X-Pad: \t spaced value \t\r\n"), .more)
+        XCTAssertEqual(take(&b, "x-lower:a:b\r\n"), .more)
+        XCTAssertEqual(take(&b, "\r\n"), .complete)
+        XCTAssertEqual(b.fields, [HeaderField("Content-Type", "text/plain"), HeaderField("X-Empty", ""),
+                                  HeaderField("X-Pad", "spaced value"), HeaderField("x-lower", "a:b")])
+        XCTAssertEqual(b.field("content-type"), "text/plain")
+        for bad in ["NoColon\r\n", ": no name\r\n", "Bad Name: x\r\n", "Bad(: x\r\n"] {
+            var c = ResponseHeadBuilder()
+            _ = take(&c, "HTTP/1.1 200 OK\r\n")
+            XCTAssertEqual(take(&c, bad), .invalid, bad)
+        }
+    }
+
+    func testHeadWriter() {
+        let out = HeadWriter.response(status: 204, reason: "", fields: [HeaderField("A", "1"), HeaderField("B", "")])
+        XCTAssertEqual(String(decoding: out, as: UTF8.self), "HTTP/1.1 204 No Content\r\nA: 1\r\nB: \r\n\r\n")
+        let custom = HeadWriter.response(status: 599, reason: "Mine", fields: [])
+        XCTAssertEqual(String(decoding: custom, as: UTF8.self), "HTTP/1.1 599 Mine\r\n\r\n")
+    }
+}
