@@ -115,21 +115,21 @@ final class ClientConnection {
             if clientEOF { close() }
             return
         }
-        if headStartedAt == 0 {
-            headStartedAt = worker.loop.now
-            // The first head's clock started at accept; a later one's starts at its first byte (until then
-            // the keep-alive idle timer ran). Re-arming here for the first head would give a client that
-            // waits before its first byte almost twice --header-timeout.
-            if !headTimerRunning { armTimer(config.headerTimeout) { [unowned self] in self.headerTimedOut() } }
-        }
-        headTimerRunning = true
+        if headStartedAt == 0 { headStartedAt = worker.loop.now }
         if awaitingProxyHeader {
-            guard takeProxyHeader(), !input.isEmpty else { return }
+            guard takeProxyHeader() else {
+                armHeaderTimer()
+                return
+            }
+            guard !input.isEmpty else {
+                armHeaderTimer()
+                return
+            }
         }
         let result = input.withReadableBytes { parser.parse($0) }
         switch result {
         case .needMore:
-            if clientEOF { close() }
+            if clientEOF { close() } else { armHeaderTimer() }
         case .invalid(let e):
             fail(ProxyError.from(e), method: "-", target: "-")
         case .head(let head, let consumed):
@@ -140,6 +140,17 @@ final class ClientConnection {
             headTimerRunning = false
             dispatch(head)
         }
+    }
+
+    /// Starts the header timeout once a head is incomplete. The first head's clock started at accept; a later
+    /// one's starts at its first byte (until then the keep-alive idle timer ran): a head that arrives whole
+    /// costs no timer at all. Re-arming for the first head would give a client that waits before its first
+    /// byte almost twice --header-timeout.
+    private func armHeaderTimer() {
+        guard !headTimerRunning, !isClosed, !lingering, !closeWhenFlushed, case .readingHead = state else { return }
+        headTimerRunning = true
+        let elapsed = Double(worker.loop.now &- headStartedAt) / 1e9
+        armTimer(max(0, config.headerTimeout - elapsed)) { [unowned self] in self.headerTimedOut() }
     }
 
     /// Reads the PROXY protocol header; false while it is incomplete or when the connection was ended.

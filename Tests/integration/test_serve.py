@@ -428,3 +428,145 @@ def test_clf_log_escapes_quotes_in_the_target(swproxy, origin, tmp_path):
         p.stop()
     line = log.read_text().splitlines()[0]
     assert f'"GET {origin.base}/q\\"x HTTP/1.1" 200 ' in line, line
+
+
+def test_port_option_listens_on_loopback(swproxy, origin):
+    from conftest import wait_port
+    port = free_port()
+    p = subprocess.Popen([swproxy, "serve", "--port", str(port), "--quiet"], stderr=subprocess.PIPE)
+    try:
+        assert wait_port(port)
+        r = run(["curl", "-sS", "-x", f"http://127.0.0.1:{port}", f"{origin.base}/path/port"])
+        assert r.stdout == b"path /path/port\n"
+    finally:
+        p.terminate()
+        err = p.communicate(timeout=10)[1]
+    assert f"listening on 127.0.0.1:{port}".encode() in err
+
+
+def test_max_header_size_option(swproxy, origin):
+    p = Proxy(swproxy, "--max-header-size", "1024", "--quiet")
+    try:
+        small = raw_exchange(p.port, f"GET {origin.base}/path/h HTTP/1.1\r\nHost: x\r\nX-A: {'a' * 500}\r\n"
+                                     "Connection: close\r\n\r\n".encode())
+        assert small.startswith(b"HTTP/1.1 200 ")
+        big = raw_exchange(p.port, f"GET {origin.base}/path/h HTTP/1.1\r\nHost: x\r\nX-A: {'a' * 2000}\r\n\r\n".encode())
+        assert big.startswith(b"HTTP/1.1 431 ")
+    finally:
+        p.stop()
+
+
+def test_common_log_format(swproxy, origin, tmp_path):
+    log = tmp_path / "access.log"
+    p = Proxy(swproxy, "--access-log", str(log), "--log-format", "common")
+    try:
+        curl(p, "-A", "agent/1", f"{origin.base}/bytes/7")
+    finally:
+        p.stop()
+    line = log.read_text().splitlines()[0]
+    assert re.fullmatch(r'127\.0\.0\.1 - - \[[^\]]+\] "GET http://127\.0\.0\.1:\d+/bytes/7 HTTP/1\.1" 200 7', line), line
+
+
+def test_connect_half_close_and_idle_timeout(swproxy):
+    """The client's EOF reaches the origin as a half-close (the origin still answers), and a silent tunnel
+    ends at --idle-timeout."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+
+    def upper_until_eof():
+        for _ in range(2):
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            data = b""
+            while True:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            c.sendall(data.upper())
+            c.close()
+
+    threading.Thread(target=upper_until_eof, daemon=True).start()
+    p = Proxy(swproxy, "--connect-port", str(port), "--idle-timeout", "1", "--quiet")
+    try:
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+        s.sendall(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert s.recv(4096).startswith(b"HTTP/1.1 200 ")
+        s.sendall(b"half closed")
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+        assert got == b"HALF CLOSED"
+        # A tunnel where nobody says anything is closed by the proxy after --idle-timeout.
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+        s.sendall(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert s.recv(4096).startswith(b"HTTP/1.1 200 ")
+        assert s.recv(4096) == b""  # closed by the proxy (the 10 s socket timeout would raise instead)
+        s.close()
+    finally:
+        p.stop()
+        srv.close()
+
+
+def test_trailers_pass_through_to_http11_clients(swproxy):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+    body = b"5\r\nhello\r\n0\r\nX-Checksum: abc\r\n\r\n"
+
+    def serve():
+        c, _ = srv.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += c.recv(4096)
+        c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n" + body)
+        time.sleep(0.5)
+        c.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    p = Proxy(swproxy, "--quiet")
+    try:
+        out = raw_exchange(p.port, f"GET http://127.0.0.1:{port}/t HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        assert b"Transfer-Encoding: chunked\r\n" in out
+        assert out.endswith(b"\r\n\r\n" + body), out
+    finally:
+        p.stop()
+        srv.close()
+
+
+def test_max_connections_leaves_the_rest_in_the_backlog(swproxy, origin):
+    """Beyond --max-connections new clients wait (accepted later), they are not accepted and dropped."""
+    p = Proxy(swproxy, "--max-connections", "2", "--threads", "1", "--quiet")
+    try:
+        held = [socket.create_connection(("127.0.0.1", p.port), timeout=10) for _ in range(2)]
+        for h in held:
+            h.sendall(f"GET {origin.base}/path/held HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert h.recv(4096).startswith(b"HTTP/1.1 200 ")
+        third = socket.create_connection(("127.0.0.1", p.port), timeout=10)  # the kernel's backlog takes it
+        third.sendall(f"GET {origin.base}/path/third HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        third.settimeout(1.0)
+        with pytest.raises(socket.timeout):
+            third.recv(4096)  # not served while two are open
+        held[0].close()
+        third.settimeout(10)
+        got = b""
+        while True:
+            chunk = third.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        assert got.startswith(b"HTTP/1.1 200 ") and got.endswith(b"path /path/third\n")
+        third.close()
+        held[1].close()
+    finally:
+        p.stop()
