@@ -7,7 +7,7 @@ SWIFT ?= swift
 CONFIG ?= release
 BIN_DIR := .build/$(CONFIG)
 DEBUG_BIN := .build/debug/swproxy
-APT_PACKAGES := libcurl4-openssl-dev libcrypt-dev pkg-config curl nginx-light python3 libcurl4-doc openssl groff-base zsh fish
+APT_PACKAGES := libcurl4-openssl-dev libcrypt-dev pkg-config curl nginx-light python3 libcurl4-doc openssl groff-base zsh fish haproxy
 SERVE_ARGS ?=
 
 SHELL := /bin/bash
@@ -41,6 +41,7 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q pytest
+	@python3 -c 'import websockets' 2>/dev/null || python3 -m pip install -q websockets
 
 test: deps
 	$(SWIFT) build --build-tests
