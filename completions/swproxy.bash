@@ -309,9 +309,9 @@ _swproxy_fetch() {
 
 _swproxy_serve() {
     repeating_flags=()
-    non_repeating_flags=(--block-private --quiet --no-via --no-forwarded-for --print-config --version -h --help)
-    repeating_options=(--listen --allow --deny --auth --auth-file --allow-host --deny-host --connect-port)
-    non_repeating_options=(--port --threads --max-connections --max-body-size --max-header-size --header-timeout --idle-timeout --connect-timeout --read-timeout --drain-timeout --access-log --log-format --metrics-listen --via-name --config)
+    non_repeating_flags=(--proxy-protocol --block-private --quiet --no-via --no-forwarded-for --forward --preserve-host --no-upgrade --upstream-http2 --upstream-h2c --upstream-insecure --print-config --version -h --help)
+    repeating_options=(--listen --allow --deny --auth --auth-file --allow-host --deny-host --connect-port --no-upstream-proxy-for)
+    non_repeating_options=(--port --threads --max-connections --max-body-size --max-header-size --header-timeout --idle-timeout --connect-timeout --read-timeout --drain-timeout --access-log --log-format --metrics-listen --via-name --upstream-proxy --reverse --upstream-cacert --config)
     __swproxy_offer_flags_options 0
 
     # Offer option value completions
@@ -381,6 +381,18 @@ _swproxy_serve() {
         return
         ;;
     '--via-name')
+        return
+        ;;
+    '--upstream-proxy')
+        return
+        ;;
+    '--no-upstream-proxy-for')
+        return
+        ;;
+    '--reverse')
+        return
+        ;;
+    '--upstream-cacert')
         return
         ;;
     '--config')
