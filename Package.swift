@@ -1,6 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Release builds of the per-request code skip the dynamic exclusivity checks (about 3% of the instructions
+/// of a proxied request in callgrind, with their thread-local lookups); debug builds, which the tests use,
+/// keep them.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "swproxy",
     products: [
@@ -15,12 +20,12 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
-        .target(name: "SwproxyHTTP"),
+        .target(name: "SwproxyHTTP", swiftSettings: hotPath),
         .target(name: "SwproxyConfig"),
-        .target(name: "SwproxyLoop", dependencies: ["CCurl"]),
-        .target(name: "SwproxyCurl", dependencies: ["CCurl", "SwproxyLoop"]),
-        .target(name: "SwproxyFetch", dependencies: ["CCurl", "SwproxyLoop", "SwproxyCurl", "SwproxyConfig"]),
-        .target(name: "SwproxyServe", dependencies: ["CCurl", "SwproxyLoop", "SwproxyCurl", "SwproxyHTTP"]),
+        .target(name: "SwproxyLoop", dependencies: ["CCurl"], swiftSettings: hotPath),
+        .target(name: "SwproxyCurl", dependencies: ["CCurl", "SwproxyLoop"], swiftSettings: hotPath),
+        .target(name: "SwproxyFetch", dependencies: ["CCurl", "SwproxyLoop", "SwproxyCurl", "SwproxyConfig"], swiftSettings: hotPath),
+        .target(name: "SwproxyServe", dependencies: ["CCurl", "SwproxyLoop", "SwproxyCurl", "SwproxyHTTP"], swiftSettings: hotPath),
         .executableTarget(
             name: "swproxy",
             dependencies: [

@@ -36,6 +36,7 @@ typedef int (*ccurl_xferinfo_cb)(void *userdata, curl_off_t dltotal, curl_off_t 
                                  curl_off_t ulnow);
 typedef curl_socket_t (*ccurl_opensocket_cb)(void *userdata, curlsocktype purpose, struct curl_sockaddr *address);
 typedef int (*ccurl_sockopt_cb)(void *userdata, curl_socket_t fd, curlsocktype purpose);
+typedef int (*ccurl_closesocket_cb)(void *clientp, curl_socket_t item);
 
 static inline CURLcode ccurl_easy_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode ccurl_easy_setopt_off(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
@@ -55,6 +56,9 @@ static inline CURLcode ccurl_easy_setopt_xferinfo_cb(CURL *h, ccurl_xferinfo_cb 
 }
 static inline CURLcode ccurl_easy_setopt_opensocket_cb(CURL *h, ccurl_opensocket_cb v) {
     return curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, v);
+}
+static inline CURLcode ccurl_easy_setopt_closesocket_cb(CURL *h, ccurl_closesocket_cb v) {
+    return curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, v);
 }
 static inline CURLcode ccurl_easy_setopt_sockopt_cb(CURL *h, ccurl_sockopt_cb v) {
     return curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, v);

@@ -1,4 +1,5 @@
 internal import CCurl
+import Glibc
 import SwproxyLoop
 
 /// libcurl's multi interface driven by our event loop through `curl_multi_socket_action`: libcurl tells us
@@ -9,6 +10,13 @@ public final class MultiDriver {
     public let loop: EventLoop
     let multi: UnsafeMutableRawPointer
     private var sockets: [Int32: RegistrationID] = [:]
+    /// Sockets libcurl opened through `Transfer`'s open callback: their close is reported to `socketClosing`
+    /// (`CURLOPT_CLOSESOCKETFUNCTION`), so their registration may outlive a `CURL_POLL_REMOVE`.
+    private var reported: Set<Int32> = []
+    /// Reported sockets libcurl stopped watching (an idle keep-alive connection between requests): still in
+    /// epoll, so the next request on the connection costs no `epoll_ctl` ADD and DEL. If anything arrives on
+    /// one meanwhile (the origin closed it), it is taken out of epoll then.
+    private var parked: Set<Int32> = []
     private var transfers: [UnsafeMutableRawPointer: Transfer] = [:]
     private var timer: TimerID?
     private var timerDeadline: UInt64 = 0
@@ -62,7 +70,13 @@ public final class MultiDriver {
     @discardableResult
     public func add(_ transfer: Transfer) -> CurlCode {
         precondition(!closed)
-        let r = curl_multi_add_handle(multi, transfer.easy.raw)
+        let h = transfer.easy.raw
+        // The connection keeps the callback and its data beyond this transfer: the data is the driver.
+        _ = ccurl_easy_setopt_ptr(h, CURLOPT_CLOSESOCKETDATA, Unmanaged.passUnretained(self).toOpaque())
+        _ = ccurl_easy_setopt_closesocket_cb(h) { clientp, fd in
+            Unmanaged<MultiDriver>.fromOpaque(clientp!).takeUnretainedValue().socketClosing(fd)
+        }
+        let r = curl_multi_add_handle(multi, h)
         guard r == CURLM_OK else { return .failedInit }
         transfers[transfer.easy.raw] = transfer
         transfer.driver = self
@@ -125,17 +139,47 @@ public final class MultiDriver {
         curl_multi_cleanup(multi)
         for (_, id) in sockets { loop.unregister(id) }
         sockets = [:]
+        parked = []
+        reported = []
         if let t = timer { loop.cancel(t) }
         timer = nil
     }
 
     // MARK: libcurl → loop
 
+    /// A socket libcurl opened through `Transfer`'s open callback.
+    func socketOpened(_ fd: Int32) {
+        reported.insert(fd)
+    }
+
+    /// libcurl closes one of its sockets: out of epoll first (a duplicate, as a tunnel keeps, would keep the
+    /// registration alive), then closed.
+    private func socketClosing(_ fd: Int32) -> Int32 {
+        if !closed {
+            reported.remove(fd)
+            parked.remove(fd)
+            if let id = sockets.removeValue(forKey: fd) { loop.unregister(id) }
+        }
+        return Glibc.close(fd)
+    }
+
+    /// Something arrived on a parked socket: stop watching it (libcurl checks the connection when it next
+    /// uses it).
+    private func unpark(_ fd: Int32) {
+        parked.remove(fd)
+        if let id = sockets.removeValue(forKey: fd) { loop.unregister(id) }
+    }
+
     private func socketChanged(_ fd: Int32, what: Int32) -> Int32 {
         if what == CURL_POLL_REMOVE {
+            if reported.contains(fd) && sockets[fd] != nil {
+                parked.insert(fd)
+                return 0
+            }
             if let id = sockets.removeValue(forKey: fd) { loop.unregister(id) }
             return 0
         }
+        if !parked.isEmpty { parked.remove(fd) }
         var interest: IOEvents = []
         if what & CURL_POLL_IN != 0 { interest.insert(.readable) }
         if what & CURL_POLL_OUT != 0 { interest.insert(.writable) }
@@ -144,6 +188,10 @@ public final class MultiDriver {
         } else {
             do {
                 sockets[fd] = try loop.register(fd: fd, interest: interest) { [unowned self] events in
+                    if !self.parked.isEmpty && self.parked.contains(fd) {
+                        self.unpark(fd)
+                        return
+                    }
                     var mask: Int32 = 0
                     if events.contains(.readable) || events.contains(.hangup) { mask |= CURL_CSELECT_IN }
                     if events.contains(.writable) { mask |= CURL_CSELECT_OUT }

@@ -80,6 +80,7 @@ public final class Transfer {
             let ok = t.delegate?.transferReceivedHeader(t, UnsafeRawBufferPointer(start: ptr, count: size * n)) ?? false
             return ok ? size * n : 0
         }
+        installOpenSocket()
         if upload {
             _ = ccurl_easy_setopt_ptr(h, CURLOPT_READDATA, me)
             _ = ccurl_easy_setopt_data_cb(h, CURLOPT_READFUNCTION) { ptr, size, n, ud in
@@ -103,6 +104,11 @@ public final class Transfer {
     /// through `CURLOPT_OPENSOCKETFUNCTION`.
     public func setAddressFilter(_ filter: @escaping ([UInt8]) -> Bool) {
         addressFilter = filter
+    }
+
+    /// libcurl's connection sockets are opened here (`CURLOPT_OPENSOCKETFUNCTION`): the address filter
+    /// runs, and the driver learns which descriptors will have their close reported to it.
+    private func installOpenSocket() {
         let h = easy.raw
         _ = ccurl_easy_setopt_ptr(h, CURLOPT_OPENSOCKETDATA, Unmanaged.passUnretained(self).toOpaque())
         _ = ccurl_easy_setopt_opensocket_cb(h) { ud, purpose, address in
@@ -125,7 +131,9 @@ public final class Transfer {
                 t.addressRefused = true
                 return ccurl_socket_bad()
             }
-            return socket(family, a.pointee.socktype | Int32(SOCK_CLOEXEC.rawValue), a.pointee.protocol)
+            let fd = socket(family, a.pointee.socktype | Int32(SOCK_CLOEXEC.rawValue), a.pointee.protocol)
+            if fd >= 0 { t.driver?.socketOpened(fd) }
+            return fd
         }
     }
 

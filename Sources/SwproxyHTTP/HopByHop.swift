@@ -6,25 +6,53 @@ public enum HopByHop {
         "trailer", "transfer-encoding", "upgrade",
     ]
 
-    static let alwaysList: [String] = Array(always)
-
-    /// The fields that remain after removing the hop-by-hop ones and every field `Connection` names.
-    /// Names are compared byte by byte, case-insensitively (no lowercased copies: this runs per field of
-    /// every request and response).
-    public static func filter(_ fields: [HeaderField], connectionTokens: [String]) -> [HeaderField] {
-        fields.filter { f in
-            !alwaysList.contains(where: { f.isNamed($0) }) && !connectionTokens.contains(where: { f.isNamed($0) })
+    /// Whether `f` is one of the `always` fields: dispatched on the name's length first, then compared byte
+    /// by byte without case (no lowercased copies: this runs per field of every request and response).
+    @inline(__always)
+    public static func isAlways(_ f: HeaderField) -> Bool {
+        switch f.name.utf8.count {
+        case 2: return f.isNamed("te")
+        case 7: return f.isNamed("trailer") || f.isNamed("upgrade")
+        case 10: return f.isNamed("connection") || f.isNamed("keep-alive")
+        case 16: return f.isNamed("proxy-connection")
+        case 17: return f.isNamed("transfer-encoding")
+        case 18: return f.isNamed("proxy-authenticate")
+        case 19: return f.isNamed("proxy-authorization")
+        default: return false
         }
     }
 
-    /// Lowercased tokens of every `Connection` field in `fields`.
+    /// The fields that remain after removing the hop-by-hop ones and every field `Connection` names.
+    public static func filter(_ fields: [HeaderField], connectionTokens: [String]) -> [HeaderField] {
+        var out: [HeaderField] = []
+        out.reserveCapacity(fields.count)
+        for f in fields where !isAlways(f) {
+            if !connectionTokens.isEmpty && connectionTokens.contains(where: { f.isNamed($0) }) { continue }
+            out.append(f)
+        }
+        return out
+    }
+
+    /// Lowercased tokens of every `Connection` field in `fields`, split on commas and trimmed, on the bytes.
     public static func connectionTokens(_ fields: [HeaderField]) -> [String] {
         var out: [String] = []
         for f in fields where f.isNamed("connection") {
-            for t in f.value.split(separator: ",") {
-                let token = RequestHeadParser.trimOWS(t).lowercased()
-                if !token.isEmpty { out.append(token) }
+            var token: [UInt8] = []
+            func flush() {
+                while let l = token.last, l == 32 || l == 9 { token.removeLast() }
+                if !token.isEmpty { out.append(String(decoding: token, as: UTF8.self)) }
+                token.removeAll(keepingCapacity: true)
             }
+            for c in f.value.utf8 {
+                if c == 44 {  // ','
+                    flush()
+                } else if token.isEmpty && (c == 32 || c == 9) {
+                    continue
+                } else {
+                    token.append(c >= 65 && c <= 90 ? c + 32 : c)
+                }
+            }
+            flush()
         }
         return out
     }

@@ -83,6 +83,7 @@ final class ProxyExchange: TransferDelegate {
         easy.set(.url, route.url)
         easy.set(.requestTarget, route.requestTarget)
         easy.set(.proxy, route.proxy)  // "" = direct: never a proxy from the environment
+        easy.set(.noProxy, "")  // and no getenv("no_proxy") per request
         if route.proxyTunnel { easy.set(.httpProxyTunnel, true) }
         // CURL_HTTP_VERSION_1_1 = 2, _2TLS = 4 (h2 by ALPN for https://), _2_PRIOR_KNOWLEDGE = 5
         easy.set(.httpVersion, config.upstreamH2C ? 5 : config.upstreamHTTP2 ? 4 : 2)
@@ -194,13 +195,13 @@ final class ProxyExchange: TransferDelegate {
     // MARK: response (libcurl → client)
 
     func transferReceivedHeader(_ t: Transfer, _ line: UnsafeRawBufferPointer) -> Bool {
-        touch()
         switch response.take(line) {
         case .more:
             return true
         case .invalid:
             return false
         case .complete:
+            touch()  // once per head, not per line: reading the clock showed in profiles
             if response.status < 200 {
                 relayInterim()
                 response.reset()

@@ -48,3 +48,18 @@ final class ResponseHeadBuilderTests: XCTestCase {
         XCTAssertEqual(String(decoding: custom, as: UTF8.self), "HTTP/1.1 599 Mine\r\n\r\n")
     }
 }
+
+final class HopByHopTests: XCTestCase {
+    func testConnectionTokensAndFilter() {
+        let fields = [HeaderField("Connection", " Keep-Alive ,X-Drop,, close "), HeaderField("X-Drop", "1"),
+                      HeaderField("Keep-Alive", "timeout=5"), HeaderField("TE", "trailers"), HeaderField("X-Keep", "y"),
+                      HeaderField("Transfer-Encoding", "chunked"), HeaderField("PROXY-AUTHORIZATION", "x"),
+                      HeaderField("Upgrade", "h2c"), HeaderField("Trailer", "X"), HeaderField("Proxy-Connection", "k"),
+                      HeaderField("Proxy-Authenticate", "Basic"), HeaderField("connection", "\tUpgrade")]
+        let tokens = HopByHop.connectionTokens(fields)
+        XCTAssertEqual(tokens, ["keep-alive", "x-drop", "close", "upgrade"])
+        XCTAssertEqual(HopByHop.filter(fields, connectionTokens: tokens), [HeaderField("X-Keep", "y")])
+        XCTAssertEqual(HopByHop.filter([HeaderField("Content-Type", "a"), HeaderField("Tee", "b")], connectionTokens: []),
+                       [HeaderField("Content-Type", "a"), HeaderField("Tee", "b")])
+    }
+}

@@ -81,12 +81,13 @@ def test_retry_after_delays_the_retry_and_pauses_the_host(swproxy, origin):
     origin.take()
     origin.counters.clear()
     r = run([swproxy, "fetch", "-s", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "--retry", "1",
-             "--parallel-max", "2", f"{origin.base}/ratelimit/ra/1/2", f"{origin.base}/path/second",
+             "--parallel-max", "2", f"{origin.base}/ratelimit/ra/1/2", f"{origin.base}/slow/0.5",
              f"{origin.base}/path/third"])
     assert r.returncode == 0, r.stderr
     seen = origin.take()
     limited = sorted(x.time for x in seen if "ratelimit" in x.target)
-    # Retry-After: 2 is longer than curl's first retry delay (1 s): the retry waits for it.
+    # Retry-After: 2 is longer than curl's first retry delay (1 s): the retry waits for it. The second URL is
+    # slow so that the third one's slot frees only after the 429 paused the host (else it may start first).
     assert len(limited) == 2 and limited[1] - limited[0] >= 1.9
     third = [x.time for x in seen if x.target.endswith("/third")][0]
     assert third - limited[0] >= 1.9, "a new transfer to the paused host started before Retry-After"
