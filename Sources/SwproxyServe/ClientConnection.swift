@@ -30,6 +30,10 @@ final class ClientConnection {
     private var parser: RequestHeadParser
     private(set) var state = State.readingHead
     private var timer: TimerID?
+    private var timerAt: UInt64 = 0
+    private var deadlineKind = Deadline.none
+    private var deadlineAt: UInt64 = 0
+    private lazy var timerCallback: () -> Void = { [unowned self] in self.timerFired() }
     private var readingEnabled = true
     private var writeInterest = false
     /// The client closed its sending side.
@@ -52,7 +56,7 @@ final class ClientConnection {
         registration = try worker.loop.register(fd: fd, interest: .readable) { [unowned self] events in
             self.handle(events)
         }
-        armTimer(config.headerTimeout) { [unowned self] in self.headerTimedOut() }
+        setDeadline(.head, after: config.headerTimeout)
     }
 
     // MARK: events
@@ -135,7 +139,7 @@ final class ClientConnection {
         case .head(let head, let consumed):
             input.consume(consumed)
             parser.reset()
-            cancelTimer()
+            clearDeadline()
             headStartedAt = 0
             headTimerRunning = false
             dispatch(head)
@@ -150,7 +154,7 @@ final class ClientConnection {
         guard !headTimerRunning, !isClosed, !lingering, !closeWhenFlushed, case .readingHead = state else { return }
         headTimerRunning = true
         let elapsed = Double(worker.loop.now &- headStartedAt) / 1e9
-        armTimer(max(0, config.headerTimeout - elapsed)) { [unowned self] in self.headerTimedOut() }
+        setDeadline(.head, after: max(0, config.headerTimeout - elapsed))
     }
 
     /// Reads the PROXY protocol header; false while it is incomplete or when the connection was ended.
@@ -275,7 +279,7 @@ final class ClientConnection {
         if input.isEmpty {
             input.releaseIfEmpty()
             headTimerRunning = false
-            armTimer(config.idleTimeout) { [unowned self] in self.headerTimedOut() }
+            setDeadline(.head, after: config.idleTimeout)
             if clientEOF { closeAfterFlush() }
         } else {
             parseHead()
@@ -381,7 +385,7 @@ final class ClientConnection {
         input = ByteBuffer()
         readingEnabled = true
         updateInterest()
-        armTimer(config.lingerTimeout) { [unowned self] in self.close() }
+        setDeadline(.linger, after: config.lingerTimeout)
         discardInput()
     }
 
@@ -444,12 +448,58 @@ final class ClientConnection {
         return false
     }
 
-    func armTimer(_ seconds: Double, _ action: @escaping () -> Void) {
-        cancelTimer()
-        timer = worker.loop.schedule(after: seconds, action)
+    /// What the connection's one deadline means when it passes.
+    enum Deadline {
+        case none
+        /// Header timeout, or keep-alive idle time: `headerTimedOut` tells them apart.
+        case head
+        case linger
+        /// The exchange's upstream read timeout (it decides, from its last activity, whether it passed).
+        case upstreamRead
     }
 
-    func cancelTimer() {
+    /// Sets the connection's deadline. The loop timer is moved only when the new deadline is earlier than
+    /// the armed one; a later one is picked up when the armed timer fires. Keep-alive traffic moves the
+    /// deadline forward on every request, so a request costs no timer operation (per-request schedule and
+    /// cancel, with their closures, showed in profiles).
+    func setDeadline(_ kind: Deadline, after seconds: Double) {
+        setDeadline(kind, at: worker.loop.now &+ MonotonicClock.nanoseconds(seconds))
+    }
+
+    func setDeadline(_ kind: Deadline, at t: UInt64) {
+        deadlineKind = kind
+        deadlineAt = t
+        if timer != nil && timerAt <= t { return }
+        if let old = timer { worker.loop.cancel(old) }
+        timerAt = t
+        timer = worker.loop.schedule(at: t, timerCallback)
+    }
+
+    /// No deadline (the armed timer, if any, fires and finds nothing to do).
+    func clearDeadline() {
+        deadlineKind = .none
+    }
+
+    private func timerFired() {
+        timer = nil
+        guard deadlineKind != .none, !isClosed else { return }
+        if worker.loop.now < deadlineAt {
+            timerAt = deadlineAt
+            timer = worker.loop.schedule(at: deadlineAt, timerCallback)
+            return
+        }
+        let kind = deadlineKind
+        deadlineKind = .none
+        switch kind {
+        case .none: break
+        case .head: headerTimedOut()
+        case .linger: close()
+        case .upstreamRead: if case .exchanging(let x) = state { x.readTimerFired() }
+        }
+    }
+
+    private func cancelTimerForClose() {
+        deadlineKind = .none
         if let t = timer { worker.loop.cancel(t) }
         timer = nil
     }
@@ -458,7 +508,7 @@ final class ClientConnection {
         guard !isClosed else { return }
         let previous = state
         state = .closed
-        cancelTimer()
+        cancelTimerForClose()
         switch previous {
         case .exchanging(let x): x.abort()
         case .tunnelling(let t): t.abort()

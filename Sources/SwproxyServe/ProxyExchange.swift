@@ -48,7 +48,6 @@ final class ProxyExchange: TransferDelegate {
     private var bodyInvalid: HTTPError?
     // Upstream read timeout
     private var lastActivity: UInt64
-    private var readTimer: TimerID?
 
     init(connection: ClientConnection, head: RequestHead) {
         self.connection = connection
@@ -394,18 +393,16 @@ final class ProxyExchange: TransferDelegate {
 
     private func touch() { lastActivity = connection.worker.loop.now }
 
+    /// The upstream read timeout rides on the connection's one deadline (no timer per request).
     private func armReadTimer() {
-        let deadline = lastActivity &+ MonotonicClock.nanoseconds(config.readTimeout)
-        readTimer = connection.worker.loop.schedule(at: deadline) { [weak self] in self?.readTimerFired() }
+        connection.setDeadline(.upstreamRead, at: lastActivity &+ MonotonicClock.nanoseconds(config.readTimeout))
     }
 
     private func cancelReadTimer() {
-        if let t = readTimer { connection.worker.loop.cancel(t) }
-        readTimer = nil
+        if case .exchanging = connection.state { connection.clearDeadline() }
     }
 
-    private func readTimerFired() {
-        readTimer = nil
+    func readTimerFired() {
         guard !finished, let t = transfer else { return }
         let now = connection.worker.loop.now
         // Waiting on the client (slow reader or slow uploader) is not the upstream's fault.
