@@ -112,24 +112,33 @@ final class FetchJob: TransferDelegate {
     // MARK: transfer events
 
     func transferReceivedHeader(_ transfer: Transfer, _ line: UnsafeRawBufferPointer) -> Bool {
-        let text = String(decoding: line, as: UTF8.self)
-        if text.hasPrefix("HTTP/") {
+        // On the bytes: one String per name and value (Character walking per line showed in profiles).
+        var end = line.count
+        while end > 0 && (line[end - 1] == 10 || line[end - 1] == 13 || line[end - 1] == 32) { end -= 1 }
+        if end >= 5 && line[0] == 72 && line[1] == 84 && line[2] == 84 && line[3] == 80 && line[4] == 47 {  // HTTP/
             headers.removeAll()
             headerCount = 0
             received = 0
             expected = nil
-        } else if let colon = text.firstIndex(of: ":") {
-            let name = String(text[..<colon])
-            var value = text[text.index(after: colon)...]
-            while let f = value.first, f == " " || f == "\t" { value = value.dropFirst() }
-            while let l = value.last, l == "\r" || l == "\n" || l == " " { value = value.dropLast() }
-            headers.append((name, String(value)))
+        } else if let colon = line[0..<end].firstIndex(of: 58) {
+            var vs = colon + 1
+            while vs < end && (line[vs] == 32 || line[vs] == 9) { vs += 1 }
+            let name = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<colon]), as: UTF8.self)
+            let value = String(decoding: UnsafeRawBufferPointer(rebasing: line[vs..<end]), as: UTF8.self)
+            headers.append((name, value))
             headerCount += 1
-            if name.lowercased() == "content-length" { expected = Int64(value) }
+            if colon == 14 && FetchJob.isContentLength(line) { expected = Int64(value) }
         }
         if runner.options.include || runner.options.head {
             return output(line)
         }
+        return true
+    }
+
+    /// Whether the line starts with `content-length` in any case.
+    static func isContentLength(_ line: UnsafeRawBufferPointer) -> Bool {
+        let name = Array("content-length".utf8)
+        for i in 0..<14 where (line[i] >= 65 && line[i] <= 90 ? line[i] + 32 : line[i]) != name[i] { return false }
         return true
     }
 

@@ -75,11 +75,21 @@ struct TransferScheduler {
 
     /// The scheduling key of a URL: its host and port, lowercased, as libcurl's per-host limit counts them.
     static func hostKey(_ url: String) -> String {
-        var s = Substring(url)
-        if let r = s.firstRange(of: "://") { s = s[r.upperBound...] }
-        if let end = s.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { s = s[..<end] }
-        if let at = s.lastIndex(of: "@") { s = s[s.index(after: at)...] }
-        return s.lowercased()
+        let b = Array(url.utf8)  // bytes: this runs once per URL, 10,000s of them
+        var start = 0
+        if b.count >= 3 {
+            for i in 0..<(b.count - 2) where b[i] == 58 && b[i + 1] == 47 && b[i + 2] == 47 {
+                start = i + 3
+                break
+            }
+        }
+        var end = b.count
+        for i in start..<b.count where b[i] == 47 || b[i] == 63 || b[i] == 35 {
+            end = i
+            break
+        }
+        if let at = b[start..<end].lastIndex(of: 64) { start = at + 1 }
+        return String(decoding: b[start..<end].map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
     }
 }
 
