@@ -13,10 +13,10 @@ for p in nginx-light hyperfine curl; do dpkg -s "$p" >/dev/null 2>&1 || need="$n
 if [ -n "$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null; fi
 
 echo "building release binaries..." >&2
-swift build -c release >/dev/null
-swift build -c release --static-swift-stdlib --scratch-path .build-static >/dev/null
-DYN=$ROOT/.build/release/swproxy
-STATIC=$ROOT/.build-static/release/swproxy
+make --no-print-directory build >/dev/null  # the shipped binary: static Swift runtime
+swift build -c release --scratch-path .build-dynamic >/dev/null
+DYN=$ROOT/.build-dynamic/release/swproxy
+STATIC=$ROOT/.build/release/swproxy
 
 WORK=$(mktemp -d /tmp/swproxy-bench.XXXXXX)
 NGINX_PID=""
@@ -99,7 +99,7 @@ CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
   echo "$(curl --version | head -1 | cut -d' ' -f1-3), nginx origin on loopback, hyperfine medians"
   echo "($RUNS runs for the batches, $SINGLE_RUNS for the single URL; bodies to /dev/null)."
   echo
-  echo "| workload | curl | swproxy | ratio | swproxy static stdlib | ratio | target |"
+  echo "| workload | curl | swproxy, dynamic Swift runtime | ratio | swproxy as shipped (static Swift runtime) | ratio | target |"
   echo "|---|---|---|---|---|---|---|"
   for label in "1000 x 4 KiB" "10000 x 4 KiB" "1 URL"; do
     read -r c d s <<<"${MED[$label]}"

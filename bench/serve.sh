@@ -11,7 +11,7 @@
 #   DURATION=10s        length of each wrk run (a bare number means seconds)
 #   IDLE_CONNS=10000    idle keep-alive client connections for the RSS measurement
 #   CONTENDERS="direct swproxy tinyproxy squid"   subset to run ("direct" = wrk/curl straight to nginx)
-#   SWPROXY_BIN=path    swproxy binary to test (default: build with `swift build -c release`)
+#   SWPROXY_BIN=path    swproxy binary to test (default: build with `make build`, the shipped binary)
 #   SKIP_BUILD=1        do not build; use SWPROXY_BIN or .build/release/swproxy as it is
 #   PROXY_THREADS=nproc swproxy --threads (squid and tinyproxy cannot be set to match; see the notes)
 #   NGINX_WORKERS=1     origin worker processes (the same origin serves every contender)
@@ -69,7 +69,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 if [ -z "${SWPROXY_BIN:-}" ]; then
   if [ "$SKIP_BUILD" != 1 ]; then
     echo "building the release binary..." >&2
-    swift build -c release >/dev/null
+    make --no-print-directory build >/dev/null
   fi
   SWPROXY_BIN=$ROOT/.build/release/swproxy
 fi

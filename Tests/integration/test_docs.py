@@ -66,7 +66,7 @@ def test_man_pages_are_current_and_render_cleanly(tmp_path):
         g = subprocess.run(["groff", "-ww", "-z", "-mandoc", os.path.join(ROOT, "man", page)], capture_output=True)
         assert g.returncode == 0 and g.stderr == b"", (page, g.stderr)
     fetch = (out / "swproxy-fetch.1").read_text()
-    for section in ("EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES"):
+    for section in ("EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES", "SIGNALS", "SECURITY"):
         assert section in fetch
     serve = (out / "swproxy-serve.1").read_text()
     for section in ("EXIT STATUS", "SIGNALS", "FILES", "EXAMPLES", "SECURITY", "ENVIRONMENT"):
