@@ -48,6 +48,17 @@ def free_port():
     return port
 
 
+def stop_process(proc, timeout=10.0):
+    """SIGTERM, wait, SIGKILL if it does not go: every server a test starts is stopped this way."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_port(port, host="127.0.0.1", timeout=10.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -98,12 +109,7 @@ http {{
         self.base = f"http://127.0.0.1:{self.port}"
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc, 5)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -76,3 +76,19 @@ def raw_exchange_closed(port, data, read_until_close=True, timeout=5.0):
         closed = True
     s.close()
     return out, closed
+
+
+def read_until_close(s, timeout=10.0):
+    """Everything the peer sends until it closes; also whether it did close (rather than the wait timing out)."""
+    s.settimeout(timeout)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out, True
+            out += chunk
+    except socket.timeout:
+        return out, False
+    except ConnectionResetError:
+        return out, True

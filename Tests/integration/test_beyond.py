@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from conftest import free_port, run, wait_port
-from conftest_serve import Proxy, raw_exchange_closed
+from conftest import free_port, run, stop_process, wait_port
+from conftest_serve import Proxy, raw_exchange_closed, read_until_close
 from socks5 import Socks5Server, TLSFront
 
 
@@ -70,22 +70,6 @@ def dechunk(data):
             return body + data[:size], False
         body += data[:size]
         data = data[size + 2:]
-
-
-def read_until_close(s, timeout=10.0):
-    """Everything the peer sends until it closes; also whether it did close (rather than the wait timing out)."""
-    s.settimeout(timeout)
-    out = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                return out, True
-            out += chunk
-    except socket.timeout:
-        return out, False
-    except ConnectionResetError:
-        return out, True
 
 
 def read_response(s, timeout=10.0):
@@ -387,13 +371,7 @@ shutdown_lifetime 0 seconds
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -862,12 +840,7 @@ http {{
         return out
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc, 5)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -1083,13 +1056,7 @@ listen front
             raise RuntimeError("haproxy did not start: " + err)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 5)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
