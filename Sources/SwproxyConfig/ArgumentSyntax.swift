@@ -10,6 +10,12 @@ public struct ArgumentSyntax: Sendable {
     public var known: Set<String>
     /// The option that names a config file to splice in (`config` for `-K/--config`), if any.
     public var configOption: String?
+    /// Options that set the same thing as another (serve's `port` is a `listen`): given on the command
+    /// line, either one overrides both in a config file.
+    public var sameSetting: [String: String] = [:]
+
+    /// The name an option's setting goes by (itself, or what `sameSetting` maps it to).
+    public func setting(_ name: String) -> String { sameSetting[name] ?? name }
 
     public init(
         shortNames: [Character: String], valued: Set<String>, flags: Set<String>, configOption: String? = nil
@@ -183,12 +189,12 @@ public struct ArgumentNormalizer {
             rest.append(cli[i])
             i += 1
         }
-        let overridden = Set(syntax.ordered(rest, names: syntax.known).map(\.name))
+        let overridden = Set(syntax.ordered(rest, names: syntax.known).map { syntax.setting($0.name) })
         var fileTokens: [String] = []
         for path in paths {
             for (line, tokens) in try configEntries(path) {
                 do { try check(tokens) } catch { throw ArgumentError("\(path):\(line): \(error)") }
-                if !overridden.contains(String(tokens[0].dropFirst(2))) { fileTokens += tokens }
+                if !overridden.contains(syntax.setting(String(tokens[0].dropFirst(2)))) { fileTokens += tokens }
             }
         }
         return fileTokens + rest

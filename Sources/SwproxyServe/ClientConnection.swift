@@ -179,8 +179,7 @@ final class ClientConnection {
             case .unspecified: break
             }
             if !worker.access.permits(peer) {
-                fail(ProxyError(status: 403, message: "client not allowed", logReason: "client-denied"),
-                     method: "-", target: "-", version: "-")
+                refuseClient()
                 return false
             }
             return true
@@ -241,6 +240,12 @@ final class ClientConnection {
         for f in fields { out += Array("\(f.name): \(f.value)\r\n".utf8) }
         out += [13, 10]
         return Tunnel.Upgrade(host: dest.host, port: dest.port, requestHead: out)
+    }
+
+    /// The client address is outside --allow or inside --deny: 403, and the connection ends.
+    func refuseClient() {
+        worker.metrics.counters.add(Metrics.Slot.connectionsDenied)
+        fail(.clientDenied, method: "-", target: "-", version: "-")
     }
 
     /// Answers with an error and closes once it is written: after a bad head, nothing that follows on this

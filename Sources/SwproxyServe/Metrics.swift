@@ -19,7 +19,9 @@ final class Metrics: Sendable {
         static let connectionsAccepted = bytesToClients + 1
         static let connectionsActive = connectionsAccepted + 1
         static let connectionsRefused = connectionsActive + 1
-        static let upstreamErrors = connectionsRefused + 1  // × upstreamKinds
+        /// Client connections turned away by --allow/--deny (also counted in connectionsRefused).
+        static let connectionsDenied = connectionsRefused + 1
+        static let upstreamErrors = connectionsDenied + 1  // × upstreamKinds
         static let durationBuckets = upstreamErrors + upstreamKinds.count  // × buckets (non-cumulative)
         static let durationSumMicros = durationBuckets + buckets.count + 1  // + the +Inf bucket
         static let durationCount = durationSumMicros + 1
@@ -84,6 +86,8 @@ enum MetricsText {
         out += "swproxy_connections_active \(sum(Metrics.Slot.connectionsActive))\n"
         header("swproxy_policy_refusals_total", "counter", "Requests and connections refused by policy (403, 407).")
         out += "swproxy_policy_refusals_total \(sum(Metrics.Slot.connectionsRefused))\n"
+        header("swproxy_connections_refused_total", "counter", "Client connections refused by --allow/--deny.")
+        out += "swproxy_connections_refused_total \(sum(Metrics.Slot.connectionsDenied))\n"
         header("swproxy_upstream_errors_total", "counter", "Upstream failures before a response, by kind.")
         for (k, kind) in Metrics.upstreamKinds.enumerated() {
             out += "swproxy_upstream_errors_total{kind=\"\(kind)\"} \(sum(Metrics.Slot.upstreamErrors + k))\n"

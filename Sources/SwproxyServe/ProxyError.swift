@@ -55,6 +55,7 @@ struct ProxyError: Error, Equatable {
     static let authRequired = ProxyError(
         status: 407, message: "proxy authentication required", logReason: "auth",
         extraFields: [HeaderField("Proxy-Authenticate", "Basic realm=\"swproxy\"")])
+    static let clientDenied = ProxyError(status: 403, message: "client not allowed", logReason: "client-denied")
     static let hostDenied = ProxyError(status: 403, message: "destination host not allowed", logReason: "host-denied")
     static let destinationDenied = ProxyError(
         status: 403, message: "destination address not allowed", logReason: "destination-denied")

@@ -110,8 +110,7 @@ final class Worker {
                     // Refused before a byte is read.
                     // With --proxy-protocol the client is the one its header names: checked once it is read.
                     if !config.proxyProtocol && !access.permits(peer) {
-                        conn.fail(ProxyError(status: 403, message: "client not allowed", logReason: "client-denied"),
-                                  method: "-", target: "-", version: "-")
+                        conn.refuseClient()
                     }
                 } catch {
                     Socket.close(c)

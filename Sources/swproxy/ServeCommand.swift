@@ -22,17 +22,21 @@ struct ServeCommand: ParsableCommand {
     @OptionGroup(title: "Configuration") var configFile: ServeConfigFileOptions
 
     /// Valued and flag options, for config files (`name = value` lines) and command-line precedence.
-    static let syntax = ArgumentSyntax(
-        shortNames: [:],
-        valued: [
-            "listen", "port", "threads", "allow", "deny", "auth", "auth-file", "allow-host", "deny-host", "connect-port",
-            "max-connections", "max-body-size", "max-header-size", "header-timeout", "idle-timeout", "connect-timeout",
-            "read-timeout", "drain-timeout", "access-log", "log-format", "metrics-listen", "via-name", "config",
-            "upstream-proxy", "no-upstream-proxy-for", "reverse", "upstream-cacert",
-        ],
-        flags: ["block-private", "quiet", "no-via", "no-forwarded-for", "print-config", "forward", "preserve-host",
-                "no-upgrade", "upstream-http2", "upstream-h2c", "upstream-insecure", "proxy-protocol"],
-        configOption: "config")
+    static let syntax: ArgumentSyntax = {
+        var s = ArgumentSyntax(
+            shortNames: [:],
+            valued: [
+                "listen", "port", "threads", "allow", "deny", "auth", "auth-file", "allow-host", "deny-host",
+                "connect-port", "max-connections", "max-body-size", "max-header-size", "header-timeout", "idle-timeout",
+                "connect-timeout", "read-timeout", "drain-timeout", "access-log", "log-format", "metrics-listen",
+                "via-name", "config", "upstream-proxy", "no-upstream-proxy-for", "reverse", "upstream-cacert",
+            ],
+            flags: ["block-private", "quiet", "no-via", "no-forwarded-for", "print-config", "forward", "preserve-host",
+                    "no-upgrade", "upstream-http2", "upstream-h2c", "upstream-insecure", "proxy-protocol"],
+            configOption: "config")
+        s.sameSetting = ["port": "listen"]  // --port 3128 on the command line replaces the file's listen lines
+        return s
+    }()
 
     /// Config file first, command line over it; each file line is checked alone so errors say FILE:LINE.
     /// Also what SIGHUP runs again.

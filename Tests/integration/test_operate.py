@@ -30,7 +30,7 @@ def metric(text, name, labels=""):
 def test_metrics_count_known_traffic(swproxy, origin):
     mport = free_port()
     p = Proxy(swproxy, "--metrics-listen", f"127.0.0.1:{mport}", "--connect-port", str(origin.port), "--quiet",
-              "--read-timeout", "0.5")
+              "--read-timeout", "0.5", "--deny", "127.0.0.2/32")
     try:
         assert wait_port(mport)
         for _ in range(3):
@@ -42,6 +42,9 @@ def test_metrics_count_known_traffic(swproxy, origin):
         raw_exchange(p.port, b"GET /origin-form HTTP/1.1\r\nHost: x\r\n\r\n")  # 400, method known
         raw_exchange(p.port, b"GET  http://x/ HTTP/1.1\r\nHost: x\r\n\r\n")  # 400, unparsable
         raw_exchange(p.port, b"CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: x\r\n\r\n")  # 403 port
+        denied = socket.create_connection(("127.0.0.1", p.port), timeout=5, source_address=("127.0.0.2", 0))
+        assert denied.recv(4096).startswith(b"HTTP/1.1 403 ")  # a client --deny names: refused before reading
+        denied.close()
         # A tunnel that stays open while we scrape.
         t = socket.create_connection(("127.0.0.1", p.port))
         t.sendall(f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
@@ -51,7 +54,7 @@ def test_metrics_count_known_traffic(swproxy, origin):
         assert metric(text, "swproxy_requests_total", '{method="GET",class="2xx"}') == 3
         assert metric(text, "swproxy_requests_total", '{method="POST",class="4xx"}') == 1
         assert metric(text, "swproxy_requests_total", '{method="GET",class="5xx"}') == 2
-        assert metric(text, "swproxy_requests_total", '{method="other",class="4xx"}') == 1
+        assert metric(text, "swproxy_requests_total", '{method="other",class="4xx"}') == 2
         assert metric(text, "swproxy_requests_total", '{method="GET",class="4xx"}') == 2
         assert metric(text, "swproxy_requests_total", '{method="CONNECT",class="4xx"}') == 1
         assert metric(text, "swproxy_requests_total", '{method="CONNECT",class="2xx"}') == 1
@@ -59,15 +62,16 @@ def test_metrics_count_known_traffic(swproxy, origin):
         assert metric(text, "swproxy_tunnels_active") == 1
         assert metric(text, "swproxy_upstream_errors_total", '{kind="connect"}') == 1
         assert metric(text, "swproxy_upstream_errors_total", '{kind="timeout"}') == 1
-        assert metric(text, "swproxy_policy_refusals_total") == 1
+        assert metric(text, "swproxy_policy_refusals_total") == 2
+        assert metric(text, "swproxy_connections_refused_total") == 1
         assert metric(text, "swproxy_client_bytes_received_total") >= 10
         assert metric(text, "swproxy_client_bytes_sent_total") >= 300
-        assert metric(text, "swproxy_connections_accepted_total") == 12  # 11 + the start-up probe
+        assert metric(text, "swproxy_connections_accepted_total") == 13  # 12 + the start-up probe
         assert metric(text, "swproxy_connections_active") == 1
-        assert metric(text, "swproxy_request_duration_seconds_count") == 11
-        assert metric(text, "swproxy_request_duration_seconds_bucket", '{le="+Inf"}') == 11
+        assert metric(text, "swproxy_request_duration_seconds_count") == 12
+        assert metric(text, "swproxy_request_duration_seconds_bucket", '{le="+Inf"}') == 12
         loops = [float(v) for v in re.findall(r'^swproxy_loop_requests_total\{loop="\d+"\} (\S+)$', text, re.M)]
-        assert len(loops) == 2 and sum(loops) == 11
+        assert len(loops) == 2 and sum(loops) == 12
         t.close()
         assert scrape(mport, "/healthz") == (200, "ok\n")
         assert scrape(mport, "/nope")[0] == 404
@@ -191,6 +195,17 @@ def test_config_file_and_command_line_precedence(swproxy, origin, tmp_path):
         s.close()
     finally:
         p.stop()
+    # --port is a listen: it replaces the file's listen lines too.
+    port_cli = free_port()
+    p = subprocess.Popen([swproxy, "serve", "--config", str(conf), "--port", str(port_cli)], stderr=subprocess.PIPE)
+    try:
+        assert wait_port(port_cli)
+        s = socket.socket()
+        assert s.connect_ex(("127.0.0.1", port_file)) != 0, "the file's listener was used despite --port"
+        s.close()
+    finally:
+        p.terminate()
+        p.wait(10)
 
 
 def test_config_errors_name_file_and_line(swproxy, tmp_path):
@@ -267,3 +282,21 @@ def test_every_option_in_help_is_known_to_config_files(swproxy, tmp_path):
             tail = ["--print-config"] if command == "serve" else ["--dry-run", "http://127.0.0.1:9/"]
             r = run([swproxy, command, flag, str(f)] + tail, timeout=10)
             assert b"unknown option" not in r.stderr, (command, name, r.stderr)
+
+
+def test_second_sigint_exits_at_once(swproxy, origin):
+    """The first SIGINT drains (a request in flight may take up to --drain-timeout); a second one ends the
+    process at once with 130."""
+    p = Proxy(swproxy, "--drain-timeout", "30", "--quiet")
+    th = threading.Thread(target=lambda: run(["curl", "-s", "-x", p.url, f"{origin.base}/slow/20"], timeout=60))
+    th.start()
+    try:
+        time.sleep(0.3)
+        p.proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        assert p.proc.poll() is None, "the first SIGINT should drain, not exit"
+        p.proc.send_signal(signal.SIGINT)
+        assert p.proc.wait(5) == 130  # well before the 20 s request or the 30 s drain
+    finally:
+        p.stop()
+        th.join()
