@@ -7,8 +7,8 @@
   origin-saw.http        expected: the exact bytes the origin received (absent: nothing)
   client-got.http        expected: the exact bytes the client received until the proxy closed
 
-{ORIGIN} stands for the origin's 127.0.0.1:PORT, {CLOSED} for a port nothing listens on, {PROXY} for the
-proxy. Run with SWPROXY_RECORD=1 to re-record the expected files on purpose (then read the diff)."""
+{ORIGIN} stands for the origin's 127.0.0.1:PORT, {CLOSED} for a port nothing listens on (both also in
+proxy-args), {PROXY} for the proxy. Run with SWPROXY_RECORD=1 to re-record the expected files on purpose (then read the diff)."""
 
 import os
 import re
@@ -132,6 +132,7 @@ def test_golden(case, swproxy):
     args = [a for a in (read(case, "proxy-args") or b"").decode().split("\n") if a]
     origin = RawOrigin(response or b"HTTP/1.1 500 Unexpected\r\nContent-Length: 0\r\n\r\n", delay)
     closed = free_port()
+    args = [a.replace("{ORIGIN}", f"127.0.0.1:{origin.port}").replace("{CLOSED}", f"127.0.0.1:{closed}") for a in args]
     proxy = Proxy(swproxy, "--quiet", *args)
     subs = [(f"127.0.0.1:{origin.port}".encode(), b"{ORIGIN}"), (f"127.0.0.1:{closed}".encode(), b"{CLOSED}"),
             (f"127.0.0.1:{proxy.port}".encode(), b"{PROXY}"), (str(closed).encode(), b"{CLOSED_PORT}"),
