@@ -240,3 +240,41 @@ def test_progress_bar_and_none_when_not_a_terminal(swproxy, origin, tmp_path):
     assert b"\x1b" not in err.read_bytes()
     out, term, rc = run_in_pty([swproxy, "fetch", "-s", "-o", "/dev/null", f"{origin.base}/slow/0.3"])
     assert rc == 0 and term == b""
+
+
+def test_progress_display_trims_to_height_and_shows_transfers(swproxy, origin):
+    """More transfers than rows: the display keeps to the terminal's height (rows - 1 lines at most, an
+    'and N more' line for the rest), and a transfer line shows its name (the URL's last segment), bytes and rate."""
+    urls = [f"{origin.base}/slow/0.6?t{i}" for i in range(12)]
+    out, term, rc = run_in_pty([swproxy, "fetch", "--parallel-max", "12"] + ["-o", "/dev/null"] * 12 + urls,
+                               cols=80, rows=6)
+    assert rc == 0
+    plain = ANSI.sub(b"", term).decode("utf-8", "replace")
+    assert "more" in plain, plain[-400:]
+    assert re.search(r"\n  0\.6 \d+ B \d+ B/s", plain), plain[-400:]  # a transfer: its name, bytes, rate
+    # Each frame is drawn after moving the cursor up over the previous one: never more than rows - 1 lines.
+    ups = [int(n) for n in re.findall(rb"\x1b\[(\d+)A", term)]
+    assert ups and max(ups) <= 5, ups
+
+
+def test_no_progress_meter_draws_nothing(swproxy, origin):
+    out, term, rc = run_in_pty([swproxy, "fetch", "--no-progress-meter", "-o", "/dev/null", f"{origin.base}/slow/0.3"])
+    assert rc == 0 and term == b""
+
+
+def test_parallel_max_host_queues_do_not_hold_global_slots(swproxy, origin, origin6):
+    """URLs waiting for their host's slot are queued by swproxy, not handed to libcurl where they would sit
+    in global slots: the other host's URL, last in input order, starts at once, not after the first host's
+    first 1-second transfers end."""
+    deadline = time.time() + 10
+    while (origin.inflight or origin6.inflight) and time.time() < deadline:
+        time.sleep(0.05)
+    origin.take()
+    origin6.take()
+    a = [f"{origin.base}/slow/1?q{i}" for i in range(6)]
+    b = [f"{origin6.base}/slow/0.1?q"]
+    r = run([swproxy, "fetch", "-s", "-o", "/dev/null", "--parallel-max", "4", "--parallel-max-host", "2"] + a + b)
+    assert r.returncode == 0, r.stderr
+    first_a = min(x.time for x in origin.take() if "slow" in x.target)
+    first_b = min(x.time for x in origin6.take() if "slow" in x.target)
+    assert first_b - first_a < 0.8, first_b - first_a
