@@ -33,9 +33,9 @@ final class Tunnel: TransferDelegate {
     unowned let connection: ClientConnection
     let head: RequestHead
     private let upgrade: Upgrade?
-    private var phase = Phase.relay
-    private var responseHead = ByteBuffer()
-    private var logStatus = 200
+    var phase = Phase.relay
+    var responseHead = ByteBuffer()
+    var logStatus = 200
     private var route: UpstreamRoute?
     private var transfer: Transfer?
     /// Through an https:// upstream proxy the tunnel runs inside libcurl's TLS session with that proxy: bytes
@@ -51,11 +51,11 @@ final class Tunnel: TransferDelegate {
     private var wantWrite = false
     private var lastActivity: UInt64
     private var idleTimer: TimerID?
-    private let started: UInt64
+    let started: UInt64
     private var bytesIn: Int64 = 0
     private var bytesOut: Int64 = 0
     private var upstreamAddress: String?
-    private var ended = false
+    var ended = false
 
     init(connection: ClientConnection, head: RequestHead, upgrade: Upgrade? = nil) {
         self.connection = connection
@@ -152,110 +152,6 @@ final class Tunnel: TransferDelegate {
         m.request(method: "CONNECT", status: 200, seconds: Double(loop.now - started) / 1e9)
         armIdle()
         clientInputChanged()  // bytes the client sent right after its CONNECT head
-    }
-
-    // MARK: Upgrade response
-
-    /// Upstream bytes while the response head (or a non-101 body) is being relayed.
-    private func upgradeResponseBytes(_ bytes: UnsafeRawBufferPointer) {
-        switch phase {
-        case .relay:
-            connection.send(bytes)
-        case .awaitingResponse:
-            responseHead.append(bytes)
-            let end = responseHead.withReadableBytes { Tunnel.headEnd($0) }
-            guard let end else {
-                if responseHead.readableBytes > config.limits.headerBytes { failUpgrade("response head too large") }
-                return
-            }
-            var builder = ResponseHeadBuilder()
-            var ok = true
-            responseHead.withReadableBytes { b in
-                var start = 0
-                var i = 0
-                while i < end && ok {
-                    if b[i] == 10 {
-                        ok = builder.take(UnsafeRawBufferPointer(rebasing: b[start...i])) != .invalid
-                        start = i + 1
-                    }
-                    i += 1
-                }
-            }
-            guard ok, builder.status >= 101 else {
-                failUpgrade("invalid response head")
-                return
-            }
-            responseHead.consume(end)
-            startUpgradeResponse(builder)
-            let rest = responseHead
-            responseHead = ByteBuffer()
-            if !rest.isEmpty { rest.withReadableBytes { upgradeResponseBytes($0) } }
-        case .finalResponse(let remaining, var chunked):
-            var take = bytes.count
-            var done = false
-            if let r = remaining {
-                take = Int(min(UInt64(bytes.count), r))
-                phase = .finalResponse(remaining: r - UInt64(take), chunked: nil)
-                done = r == UInt64(take)
-            } else if chunked != nil {
-                take = (try? chunked!.decode(bytes) { _ in }) ?? bytes.count
-                phase = .finalResponse(remaining: nil, chunked: chunked)
-                done = chunked!.isDone
-            }
-            connection.send(UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
-            if done { end(flush: true) }
-        }
-    }
-
-    private func startUpgradeResponse(_ r: ResponseHeadBuilder) {
-        logStatus = r.status
-        var fields = HopByHop.filter(r.fields, connectionTokens: HopByHop.connectionTokens(r.fields))
-        let via = config.via ? "1.1 \(config.viaName)" : nil
-        if let v = via {
-            if let i = fields.firstIndex(where: { $0.isNamed("via") }) { fields[i].value += ", " + v }
-            else { fields.append(HeaderField("Via", v)) }
-        }
-        if r.status == 101 {
-            fields.append(HeaderField("Connection", "Upgrade"))
-            if let u = r.field("upgrade") { fields.append(HeaderField("Upgrade", u)) }
-            connection.send(HeadWriter.response(status: 101, reason: r.reason, fields: fields))
-            connection.worker.metrics.request(method: head.method, status: 101, seconds: Double(loop.now - started) / 1e9)
-            phase = .relay
-            connection.setReading(true)
-            clientInputChanged()
-            return
-        }
-        // Not switching: this answer ends the connection (the upstream one cannot carry another request of
-        // ours, and the client's next bytes would otherwise reach the origin unchecked).
-        let originFields = r.fields
-        fields.append(HeaderField("Connection", "close"))
-        if let te = originFields.first(where: { $0.isNamed("transfer-encoding") }) { fields.append(te) }
-        connection.send(HeadWriter.response(status: r.status, reason: r.reason, fields: fields))
-        let bodyless = r.status == 204 || r.status == 304 || r.status < 200
-        if bodyless {
-            end(flush: true)
-        } else if originFields.contains(where: { $0.isNamed("transfer-encoding") }) {
-            phase = .finalResponse(remaining: nil, chunked: ChunkedDecoder())
-        } else if let cl = r.field("content-length"), let n = UInt64(cl) {
-            phase = .finalResponse(remaining: n, chunked: nil)
-            if n == 0 { end(flush: true) }
-        } else {
-            phase = .finalResponse(remaining: nil, chunked: nil)  // until the upstream closes
-        }
-    }
-
-    private func failUpgrade(_ why: String) {
-        releaseUpstream()
-        ended = true
-        connection.fail(ProxyError(status: 502, message: "upstream sent an \(why)", logReason: "upstream-error"),
-                        method: head.method, target: head.rawTarget)
-    }
-
-    /// The offset just past the first CRLFCRLF, if any.
-    static func headEnd(_ b: UnsafeRawBufferPointer) -> Int? {
-        guard b.count >= 4 else { return nil }
-        for i in 3..<b.count where b[i] == 10 && b[i - 1] == 13 && b[i - 2] == 10 && b[i - 3] == 13 { return i + 1 }
-        return nil
     }
 
     // MARK: client → upstream
@@ -443,7 +339,7 @@ final class Tunnel: TransferDelegate {
     }
 
     /// `flush`: the client still has to receive what was queued (a non-101 answer to an Upgrade).
-    private func end(reason: String? = nil, flush: Bool = false) {
+    func end(reason: String? = nil, flush: Bool = false) {
         guard !ended else { return }
         ended = true
         connection.log(head: head, status: logStatus, bytesOut: bytesOut, error: reason, bytesIn: bytesIn,
@@ -452,7 +348,7 @@ final class Tunnel: TransferDelegate {
         if flush { connection.closeAfterFlush() } else { connection.close() }
     }
 
-    private func releaseUpstream() {
+    func releaseUpstream() {
         if upstreamFD >= 0 { connection.worker.metrics.counters.add(Metrics.Slot.tunnelsActive, -1) }
         if let t = idleTimer { loop.cancel(t) }
         idleTimer = nil
