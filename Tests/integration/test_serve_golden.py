@@ -19,7 +19,7 @@ import time
 import pytest
 
 from conftest import free_port
-from conftest_serve import Proxy
+from conftest_serve import Proxy, read_until_close
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "Fixtures", "serve")
 CASES = sorted(d for d in os.listdir(FIXTURES) if os.path.isdir(os.path.join(FIXTURES, d)))
@@ -143,15 +143,7 @@ def test_golden(case, swproxy):
             client = client.replace(placeholder, real)
         s = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
         s.sendall(client)
-        got = b""
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
-        except socket.timeout:
-            pass
+        got, _ = read_until_close(s)
         s.close()
     finally:
         proxy.stop()
