@@ -561,3 +561,12 @@ def test_max_connections_leaves_the_rest_in_the_backlog(swproxy, origin):
         held[1].close()
     finally:
         p.stop()
+
+
+def test_loop_by_localhost_name_without_via(swproxy):
+    p = Proxy(swproxy, "--no-via", "--quiet")
+    try:
+        out = raw_exchange(p.port, f"GET http://localhost:{p.port}/ HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert out.startswith(b"HTTP/1.1 508 "), out[:100]
+    finally:
+        p.stop()

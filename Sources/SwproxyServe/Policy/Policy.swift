@@ -114,6 +114,12 @@ enum LoopDetection {
         case .authority(let h, let p): host = h; port = p
         default: return false
         }
+        // `localhost` (RFC 6761: always loopback) is the proxy itself as surely as 127.0.0.1 is; other names
+        // would need a lookup here, and the Via check catches them unless --no-via.
+        let lower = host.lowercased()
+        if lower == "localhost" || lower.hasSuffix(".localhost") {
+            return listen.contains { l in Int(l.port) == port && (l.isLoopback || l.bytes.allSatisfy { $0 == 0 }) }
+        }
         guard let addr = SocketAddress(host: host, port: UInt16(port)) else { return false }
         return listen.contains { l in
             guard Int(l.port) == port else { return false }
