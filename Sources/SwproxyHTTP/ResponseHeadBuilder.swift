@@ -69,13 +69,12 @@ public struct ResponseHeadBuilder: Sendable {
     }
 }
 
-/// Serialises a head: `HTTP/1.1 status reason`, fields in order, empty line.
+/// Serialises heads: a start line, the fields in order, the empty line.
 public enum HeadWriter {
+    /// `HTTP/1.1 status reason`; a standard reason phrase when `reason` is empty.
     public static func response(status: Int, reason: String, fields: [HeaderField]) -> [UInt8] {
         var out: [UInt8] = []
-        var size = 32 + reason.utf8.count
-        for f in fields { size += f.name.utf8.count + f.value.utf8.count + 4 }
-        out.reserveCapacity(size)
+        out.reserveCapacity(32 + reason.utf8.count + size(fields))
         out.append(contentsOf: "HTTP/1.1 ".utf8)
         out.append(UInt8(48 + status / 100 % 10))
         out.append(UInt8(48 + status / 10 % 10))
@@ -84,6 +83,28 @@ public enum HeadWriter {
         if reason.isEmpty { out.append(contentsOf: ReasonPhrase.of(status).utf8) } else { out.append(contentsOf: reason.utf8) }
         out.append(13)
         out.append(10)
+        append(fields, to: &out)
+        return out
+    }
+
+    /// `METHOD target HTTP/1.1`, for a request swproxy writes upstream itself (an Upgrade handshake).
+    public static func request(method: String, target: String, fields: [HeaderField]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(16 + method.utf8.count + target.utf8.count + size(fields))
+        out.append(contentsOf: method.utf8)
+        out.append(32)
+        out.append(contentsOf: target.utf8)
+        out.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        append(fields, to: &out)
+        return out
+    }
+
+    private static func size(_ fields: [HeaderField]) -> Int {
+        fields.reduce(2) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+    }
+
+    /// `Name: value` lines, then the empty line that ends the head.
+    private static func append(_ fields: [HeaderField], to out: inout [UInt8]) {
         for f in fields {
             out.append(contentsOf: f.name.utf8)
             out.append(58)
@@ -94,6 +115,5 @@ public enum HeadWriter {
         }
         out.append(13)
         out.append(10)
-        return out
     }
 }

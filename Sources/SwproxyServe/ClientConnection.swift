@@ -235,12 +235,10 @@ final class ClientConnection {
         guard config.upgrade, head.version == .http11, head.framing == .none, head.connectionTokens.contains("upgrade"),
             head.field("upgrade") != nil, let dest = worker.router.upgrade(head)
         else { return nil }
-        let fields = UpstreamHead(config: config, head: head, client: peer, clientHost: peerHost).fields(upgrade: true)
-        var out = Array("\(head.method) \(dest.target) HTTP/1.1\r\n".utf8)
-        if !fields.contains(where: { $0.isNamed("host") }) { out += Array("Host: \(dest.authority)\r\n".utf8) }
-        for f in fields { out += Array("\(f.name): \(f.value)\r\n".utf8) }
-        out += [13, 10]
-        return Tunnel.Upgrade(host: dest.host, port: dest.port, requestHead: out)
+        var fields = UpstreamHead(config: config, head: head, client: peer, clientHost: peerHost).fields(upgrade: true)
+        if !fields.contains(where: { $0.isNamed("host") }) { fields.insert(HeaderField("Host", dest.authority), at: 0) }
+        return Tunnel.Upgrade(host: dest.host, port: dest.port,
+                              requestHead: HeadWriter.request(method: head.method, target: dest.target, fields: fields))
     }
 
     /// The client address is outside --allow or inside --deny: 403, and the connection ends.
@@ -453,7 +451,6 @@ final class ClientConnection {
         if case .readingHead = state { return input.isEmpty && output.isEmpty }
         return false
     }
-
 
     func close() {
         guard !isClosed else { return }

@@ -124,7 +124,9 @@ final class ProxyExchange: TransferDelegate {
     /// The forwarded fields (UpstreamHead), plus empty `Accept:`/`Expect:` lines that stop libcurl adding its
     /// own when the client sent none.
     private func upstreamHeaders() -> [String] {
-        var out = UpstreamHead.curlLines(UpstreamHead(config: config, head: head, client: connection.peer, clientHost: connection.peerHost).fields())
+        let fields = UpstreamHead(config: config, head: head, client: connection.peer, clientHost: connection.peerHost)
+            .fields()
+        var out = UpstreamHead.curlLines(fields)
         if head.field("accept") == nil { out.append("Accept:") }
         if head.field("expect") == nil { out.append("Expect:") }
         return out
@@ -249,13 +251,7 @@ final class ProxyExchange: TransferDelegate {
             framing = .closeDelimited
             keepAlive = false
         }
-        if config.via {
-            if let i = fields.firstIndex(where: { $0.isNamed("via") }) {
-                fields[i].value += ", 1.1 \(config.viaName)"
-            } else {
-                fields.append(HeaderField("Via", "1.1 \(config.viaName)"))
-            }
-        }
+        config.addVia(to: &fields)
         if !keepAlive || connection.worker.draining {
             keepAlive = false
             fields.append(HeaderField("Connection", "close"))

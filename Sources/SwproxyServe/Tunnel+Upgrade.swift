@@ -59,11 +59,7 @@ extension Tunnel {
     private func startUpgradeResponse(_ r: ResponseHeadBuilder) {
         logStatus = r.status
         var fields = HopByHop.filter(r.fields, connectionTokens: HopByHop.connectionTokens(r.fields))
-        let via = config.via ? "1.1 \(config.viaName)" : nil
-        if let v = via {
-            if let i = fields.firstIndex(where: { $0.isNamed("via") }) { fields[i].value += ", " + v }
-            else { fields.append(HeaderField("Via", v)) }
-        }
+        config.addVia(to: &fields)
         if r.status == 101 {
             fields.append(HeaderField("Connection", "Upgrade"))
             if let u = r.field("upgrade") { fields.append(HeaderField("Upgrade", u)) }

@@ -114,10 +114,12 @@ enum LoopDetection {
         case .authority(let h, let p): host = h; port = p
         default: return false
         }
+        // Per request, and almost always another port: compare ports before any address work.
+        guard listen.contains(where: { Int($0.port) == port }) else { return false }
         // `localhost` (RFC 6761: always loopback) is the proxy itself as surely as 127.0.0.1 is; other names
-        // would need a lookup here, and the Via check catches them unless --no-via.
-        let lower = host.lowercased()
-        if lower == "localhost" || lower.hasSuffix(".localhost") {
+        // would need a lookup here, and the Via check catches them unless --no-via. (The parser lowercases
+        // hosts.)
+        if host == "localhost" || host.hasSuffix(".localhost") {
             return listen.contains { l in Int(l.port) == port && (l.isLoopback || l.bytes.allSatisfy { $0 == 0 }) }
         }
         guard let addr = SocketAddress(host: host, port: UInt16(port)) else { return false }
