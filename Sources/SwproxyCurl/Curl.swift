@@ -13,7 +13,7 @@ public enum CurlGlobal {
 }
 
 /// A libcurl result code (`CURLcode`) with curl's numbering, which is also curl(1)'s exit status.
-public struct CurlCode: Equatable, Hashable, Sendable, CustomStringConvertible {
+public struct CurlCode: Error, Equatable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
     init(_ c: CURLcode) { rawValue = Int32(c.rawValue) }

@@ -1,5 +1,6 @@
 internal import CCurl
 import Glibc
+import SwproxyLoop
 
 /// One libcurl easy handle and everything it must outlive: header lists, the mime tree, the error buffer.
 /// Owned by exactly one `Transfer` (or user); `close()` releases it, `deinit` only checks that it happened.
@@ -156,37 +157,29 @@ public final class EasyHandle {
         return String(cString: s)
     }
 
-    /// What `curl_easy_recv`/`curl_easy_send` did on a `CONNECT_ONLY` connection.
-    public enum RawIO: Equatable {
-        case bytes(Int)
-        /// CURLE_AGAIN: wait for the socket.
-        case wouldBlock
-        case eof
-        case failed(CurlCode)
-    }
-
     /// Reads from a `CONNECT_ONLY` connection through libcurl, so bytes pass its TLS layers (an https://
-    /// proxy's, say) rather than the raw socket.
+    /// proxy's, say) rather than the raw socket. Same contract as `Socket.read`: CURLE_AGAIN is
+    /// `.wouldBlock`, zero bytes is `.eof`, a failure throws its code.
     /// - SeeAlso: curl_easy_recv(3)
-    public func receive(into buffer: UnsafeMutableRawBufferPointer) -> RawIO {
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(CurlCode) -> IOResult {
         var n = 0
         let code = curl_easy_recv(raw, buffer.baseAddress, buffer.count, &n)
         switch code.rawValue {
         case 0: return n == 0 ? .eof : .bytes(n)
         case 81: return .wouldBlock  // CURLE_AGAIN
-        default: return .failed(CurlCode(code))
+        default: throw CurlCode(code)
         }
     }
 
-    /// Writes to a `CONNECT_ONLY` connection through libcurl.
+    /// Writes to a `CONNECT_ONLY` connection through libcurl; the contract of `Socket.write`.
     /// - SeeAlso: curl_easy_send(3)
-    public func send(_ bytes: UnsafeRawBufferPointer) -> RawIO {
+    public func send(_ bytes: UnsafeRawBufferPointer) throws(CurlCode) -> IOResult {
         var n = 0
         let code = curl_easy_send(raw, bytes.baseAddress, bytes.count, &n)
         switch code.rawValue {
         case 0: return .bytes(n)
         case 81: return .wouldBlock
-        default: return .failed(CurlCode(code))
+        default: throw CurlCode(code)
         }
     }
 

@@ -286,22 +286,13 @@ final class Tunnel: TransferDelegate {
     /// nil: the connection failed.
     private func writeUpstream(_ bytes: UnsafeRawBufferPointer) -> IOResult? {
         guard let t = viaLibcurl else { return try? Socket.write(upstreamFD, bytes) }
-        switch t.easy.send(bytes) {
-        case .bytes(let n): return .bytes(n)
-        case .wouldBlock: return .wouldBlock
-        case .eof, .failed: return nil
-        }
+        return try? t.easy.send(bytes)
     }
 
     /// nil: the connection failed.
     private func readUpstreamBytes(into buf: UnsafeMutableRawBufferPointer) -> IOResult? {
         guard let t = viaLibcurl else { return try? Socket.read(upstreamFD, into: buf) }
-        switch t.easy.receive(into: buf) {
-        case .bytes(let n): return .bytes(n)
-        case .wouldBlock: return .wouldBlock
-        case .eof: return .eof
-        case .failed: return nil
-        }
+        return try? t.easy.receive(into: buf)
     }
 
     // MARK: interest, idle, end
