@@ -135,9 +135,11 @@ final class FetchJob: TransferDelegate {
         return true
     }
 
+    private static let contentLength = Array("content-length".utf8)
+
     /// Whether the line starts with `content-length` in any case.
     static func isContentLength(_ line: UnsafeRawBufferPointer) -> Bool {
-        let name = Array("content-length".utf8)
+        let name = contentLength
         for i in 0..<14 where (line[i] >= 65 && line[i] <= 90 ? line[i] + 32 : line[i]) != name[i] { return false }
         return true
     }

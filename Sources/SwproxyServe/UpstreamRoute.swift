@@ -32,8 +32,8 @@ public struct UpstreamProxy: Sendable, Equatable {
     }
 }
 
-/// Where a request goes, as libcurl needs it: the URL to route by, the request-target to send, the proxy
-/// (empty: direct) and extra fields this hop adds.
+/// Where a request goes, as libcurl needs it: the URL to route by, the request-target to send and the proxy
+/// (empty: direct).
 struct UpstreamRoute: Equatable {
     /// `scheme://host:port/`: libcurl connects by it; the request-target is sent as given below.
     var url: String
