@@ -52,7 +52,30 @@ def relay(a, b):
         b.close()
 
 
-class Socks5Server:
+class ThreadedServer:
+    """A loopback listener on a free port (`listen()`) that hands each connection to `_handle` on its own
+    thread."""
+
+    def listen(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(c,), daemon=True).start()
+
+    def stop(self):
+        self.sock.close()
+
+
+class Socks5Server(ThreadedServer):
     """`users`: {name: password} to require RFC 1929 authentication; None for no authentication.
     `destinations`: (address type, host, port) per CONNECT request, in arrival order.
     `logins`: (name, password) per authentication attempt."""
@@ -63,26 +86,14 @@ class Socks5Server:
         self.logins = []
         self.errors = []
         self._lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
+        self.listen()
         self.url = f"127.0.0.1:{self.port}"
-        threading.Thread(target=self._serve, daemon=True).start()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.stop()
-
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(c,), daemon=True).start()
 
     def _handle(self, c):
         c.settimeout(10)
@@ -148,11 +159,9 @@ class Socks5Server:
         up.settimeout(None)
         relay(c, up)
 
-    def stop(self):
-        self.sock.close()
 
 
-class TLSFront:
+class TLSFront(ThreadedServer):
     """Terminates TLS on a free loopback port and relays the decrypted bytes to 127.0.0.1:target_port."""
 
     def __init__(self, target_port, cert, key):
@@ -162,19 +171,7 @@ class TLSFront:
         self.handshakes = 0
         self.errors = []
         self.ends = []  # per connection, which side ended it first: "tls" (the client) or "plain" (the target)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(c,), daemon=True).start()
+        self.listen()
 
     def _handle(self, c):
         try:
@@ -220,5 +217,3 @@ class TLSFront:
             t.close()
             up.close()
 
-    def stop(self):
-        self.sock.close()
