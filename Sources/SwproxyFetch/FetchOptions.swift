@@ -1,6 +1,6 @@
 /// Everything `swproxy fetch` was asked to do, as plain values (the CLI fills it, the runner reads it).
 /// Names and meanings follow curl(1).
-public struct FetchOptions: Sendable {
+public struct FetchOptions: Sendable, Equatable {
     /// Where one URL's body goes, in the order `-o`/`-O` were given.
     public enum OutputSpec: Sendable, Equatable {
         case file(String)

@@ -22,30 +22,8 @@ struct FetchCommand: ParsableCommand {
     @Argument(help: "URLs to fetch; curl's globbing ([1-100], {a,b}) applies unless -g.")
     var urls: [String] = []
 
-    /// Short letters and valued long options, for the curl-style argument rewriting done before parsing.
-    static let syntax = ArgumentSyntax(
-        shortNames: [
-            "X": "request", "H": "header", "d": "data", "G": "get", "T": "upload-file", "F": "form",
-            "A": "user-agent", "e": "referer", "u": "user", "b": "cookie", "c": "cookie-jar", "I": "head",
-            "g": "globoff", "o": "output", "O": "remote-name", "C": "continue-at", "i": "include", "s": "silent",
-            "S": "show-error", "v": "verbose", "f": "fail", "w": "write-out", "L": "location", "Z": "parallel",
-            "m": "max-time", "x": "proxy", "k": "insecure", "0": "http1.0", "K": "config", "#": "progress-bar",
-            "N": "no-buffer",
-        ],
-        valued: [
-            "request", "header", "data", "data-ascii", "data-binary", "data-raw", "data-urlencode", "json",
-            "upload-file", "form", "user-agent", "referer", "user", "cookie", "cookie-jar", "url", "input-file",
-            "output", "output-dir", "continue-at", "write-out", "max-redirs", "parallel-max", "retry",
-            "retry-delay", "retry-max-time", "connect-timeout", "max-time", "proxy", "noproxy", "cacert", "capath",
-            "config", "report", "parallel-max-host", "rate", "fail-on",
-        ],
-        flags: [
-            "get", "head", "compressed", "globoff", "remote-name", "remote-name-all", "create-dirs", "include",
-            "silent", "show-error", "verbose", "fail", "fail-with-body", "location", "parallel", "retry-all-errors",
-            "retry-connrefused", "insecure", "http1.0", "http1.1", "http2", "http2-prior-knowledge", "exit-summary",
-            "stream", "no-buffer", "progress-bar", "no-progress-meter", "dry-run", "skip-existing",
-        ],
-        configOption: "config")
+    /// The curl-style syntax (short letters, valued options), shared with the direct mapping in SwproxyFetch.
+    static var syntax: ArgumentSyntax { FetchArguments.syntax }
 
     /// The options as values, with the order of `-o`/`-O` and of the `-d` family taken from the tokens.
     func makeOptions(tokens: [String]) throws -> FetchOptions {

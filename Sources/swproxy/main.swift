@@ -21,6 +21,7 @@ if args.first == "fetch" {
         try readTextFile(path)
     }
     normalizer.checkEntry = { entry in
+        if FetchArguments.options(from: entry + ["http://x/"]) != nil { return }
         do { _ = try FetchCommand.parse(entry + ["http://x/"]) } catch {
             throw ArgumentError(FetchCommand.message(for: error))
         }
@@ -31,6 +32,16 @@ if args.first == "fetch" {
     } catch {
         usageFailure(error.description, command: "fetch ")
     }
+    // Well-formed arguments map straight to FetchOptions; anything else goes through swift-argument-parser,
+    // which has the messages (see FetchArguments).
+    let fast = FetchArguments.options(from: tokens)
+    if getenv("SWPROXY_CHECK_ARGUMENTS") != nil { checkArguments(tokens, fast) }
+    if let options = fast { exit(FetchRunner.run(options)) }
+    exit(FetchRunner.run(parseFetchOptions(tokens)))
+}
+
+/// swift-argument-parser's reading of fetch's tokens; a usage error ends the process.
+func parseFetchOptions(_ tokens: [String]) -> FetchOptions {
     let command: FetchCommand
     do {
         command = try FetchCommand.parse(tokens)
@@ -39,12 +50,28 @@ if args.first == "fetch" {
         usageFailure(FetchCommand.message(for: error), command: "fetch ")
     }
     do {
-        let options = try command.makeOptions(tokens: tokens)
-        exit(FetchRunner.run(options))
+        return try command.makeOptions(tokens: tokens)
     } catch {
         usageFailure(FetchCommand.message(for: error), command: "fetch ")
     }
 }
+
+/// For the tests (`SWPROXY_CHECK_ARGUMENTS=1`): prints whether the direct mapping took the tokens and, if it
+/// did, whether it agrees with swift-argument-parser; exits without fetching.
+func checkArguments(_ tokens: [String], _ fast: FetchOptions?) -> Never {
+    guard let fast else {
+        print("declined")
+        exit(0)
+    }
+    let slow = parseFetchOptions(tokens)
+    if fast == slow {
+        print("same")
+    } else {
+        print("differ\nfast: \(fast)\nslow: \(slow)")
+    }
+    exit(0)
+}
+
 if args.first == "serve" {
     let cli = Array(args.dropFirst())
     let config: ServeConfiguration
