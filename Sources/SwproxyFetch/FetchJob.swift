@@ -36,7 +36,7 @@ final class FetchJob: TransferDelegate {
     func prepare() -> FetchError? {
         let o = runner.options
         let r = runner.plan.request
-        let easy = EasyHandle()
+        let easy = EasyHandle.make(from: runner.easyPool)
         transfer = Transfer(easy: easy, delegate: self, upload: item.uploadFile != nil, debug: o.verbose)
         easy.set(.url, item.url)
         easy.set(.defaultProtocol, "http")
@@ -354,7 +354,9 @@ final class FetchJob: TransferDelegate {
         file?.close()
         if uploadFD > 0 { close(uploadFD) }
         uploadFD = -1
-        transfer?.easy.close()
+        if let easy = transfer?.easy {
+            if let pool = runner.easyPool { pool.give(easy) } else { easy.close() }
+        }
         runner.finished(self, report)
     }
 }

@@ -278,3 +278,42 @@ def test_parallel_max_host_queues_do_not_hold_global_slots(swproxy, origin, orig
     first_a = min(x.time for x in origin.take() if "slow" in x.target)
     first_b = min(x.time for x in origin6.take() if "slow" in x.target)
     assert first_b - first_a < 0.8, first_b - first_a
+
+
+def test_reused_handles_carry_nothing_from_the_previous_url(swproxy, origin, tmp_path):
+    # One transfer at a time: each URL gets the easy handle the previous one finished with (reset).
+    lst = tmp_path / "urls"
+    lst.write_text(f'{origin.base}/echo\trequest = PUT\tdata = "hello"\theader = "X-A: 1"\tmax-time = 5\n'
+                   f'{origin.base}/echo?second\n'
+                   f'{origin.base}/echo?third\tuser-agent = "third/1"\n'
+                   f'{origin.base}/echo?fourth\n')
+    origin.take()
+    r = run([swproxy, "fetch", "-s", "-S", "--parallel-max", "1", "--input-file", str(lst)], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    seen = origin.take()
+    assert [x.target for x in seen] == ["/echo", "/echo?second", "/echo?third", "/echo?fourth"]
+    first, second, third, fourth = seen
+    assert first.method == "PUT" and first.body == b"hello" and ("X-A", "1") in first.headers
+    for later in (second, fourth):
+        assert later.method == "GET" and later.body == b""
+        assert all(k.lower() != "x-a" for k, _ in later.headers)
+        assert dict(later.headers)["User-Agent"].startswith("swproxy/")
+    assert dict(third.headers)["User-Agent"] == "third/1"
+    text, bodies, dec = r.stdout.decode(), [], json.JSONDecoder()
+    while text.strip():
+        body, end = dec.raw_decode(text.lstrip())
+        bodies.append(body["method"])
+        text = text.lstrip()[end:]
+    assert bodies == ["PUT", "GET", "GET", "GET"]  # each body whole, in input order
+
+
+def test_output_to_dev_null_counts_the_body_and_writes_nowhere(swproxy, origin, tmp_path):
+    r = run([swproxy, "fetch", "-s", "-o", "/dev/null", "-o", "/dev/null", "--create-dirs",
+             "-w", "%{size_download} %{filename_effective}\\n", origin.base + "/bytes/5000",
+             origin.base + "/empty"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"5000 /dev/null\n0 /dev/null\n"
+    assert os.listdir(tmp_path) == []
+    # Resuming into /dev/null starts at 0, as curl does.
+    r = run([swproxy, "fetch", "-s", "-C", "-", "-o", "/dev/null", "-w", "%{size_download}", origin.base + "/range"])
+    assert r.returncode == 0 and r.stdout == b"1000", (r.returncode, r.stdout, r.stderr)
