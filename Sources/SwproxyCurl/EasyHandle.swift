@@ -66,7 +66,8 @@ public final class EasyHandle {
     /// Sets a string option (libcurl copies it).
     @discardableResult
     public func set(_ o: EasyOption<String>, _ value: String?) -> CurlCode {
-        CurlCode(value.map { ccurl_easy_setopt_str(raw, o.option, $0) } ?? ccurl_easy_setopt_ptr(raw, o.option, nil))
+        // withCString: a native string lends its own bytes (an implicit conversion copied them).
+        CurlCode(value.map { $0.withCString { ccurl_easy_setopt_str(raw, o.option, $0) } } ?? ccurl_easy_setopt_ptr(raw, o.option, nil))
     }
 
     @discardableResult

@@ -100,6 +100,19 @@ public final class Transfer {
         }
     }
 
+    /// Hands a finished transfer, with its easy handle configured as it is, to a new delegate: the caller
+    /// changes what differs (the URL) and adds it again. The handle must have left its multi.
+    public func reuse(delegate: TransferDelegate) {
+        precondition(driver == nil, "reuse of a transfer still on a multi handle")
+        self.delegate = delegate
+        tag = 0
+        receivePaused = false
+        sendPaused = false
+        addressRefused = false
+        keepAfterCompletion = false
+        easy.resetError()
+    }
+
     /// Checks every address libcurl connects to (after its own resolving: DNS rebinding cannot get past it),
     /// through `CURLOPT_OPENSOCKETFUNCTION`.
     public func setAddressFilter(_ filter: @escaping ([UInt8]) -> Bool) {

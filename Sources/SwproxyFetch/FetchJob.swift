@@ -32,10 +32,45 @@ final class FetchJob: TransferDelegate {
         }
     }
 
+    /// `-e URL`, `-e URL;auto` (and follow redirects' Location as referer), or none.
+    private static func setReferer(_ referer: String?, on easy: EasyHandle) {
+        guard let ref = referer else {
+            easy.set(.referer, nil)
+            return
+        }
+        if ref.hasSuffix(";auto") {
+            easy.set(.autoReferer, true)
+            let r = String(ref.dropLast(5))
+            easy.set(.referer, r.isEmpty ? nil : r)
+        } else {
+            easy.set(.referer, ref)
+        }
+    }
+
+    static let defaultUserAgent = "swproxy/\(ProductVersion.string)"
+
+    /// Whether this URL's easy handle is set up from the batch's options and its URL alone (no per-URL
+    /// options, upload or resume offset, no multipart form): such handles are reused as they are.
+    private var isPlain: Bool {
+        runner.easyPool != nil && item.overrides == URLOverrides() && item.uploadFile == nil
+            && !runner.options.continueAuto && runner.options.continueAt == nil && runner.plan.request.forms.isEmpty
+    }
+
     /// Builds the easy handle. Returns a plan-time failure (unreadable upload file) instead of a transfer.
     func prepare() -> FetchError? {
         let o = runner.options
         let r = runner.plan.request
+        if isPlain, let t = runner.takePlainTransfer() {
+            // Configured by an earlier plain URL of this batch exactly as this one would be: only the URL
+            // differs (libcurl keeps a handle's options from one transfer to the next).
+            t.reuse(delegate: self)
+            transfer = t
+            t.easy.set(.url, item.url)
+            // The one thing libcurl carries from one transfer to the next: the referer a followed redirect
+            // left (with `;auto`). Setting the option puts the configured one back.
+            FetchJob.setReferer(o.referer, on: t.easy)
+            return nil
+        }
         let easy = EasyHandle.make(from: runner.easyPool)
         transfer = Transfer(easy: easy, delegate: self, upload: item.uploadFile != nil, debug: o.verbose)
         easy.set(.url, item.url)
@@ -43,16 +78,8 @@ final class FetchJob: TransferDelegate {
         easy.set(.bufferSize, 102_400)
         easy.set(.tcpNoDelay, true)
         let ov = item.overrides
-        easy.set(.userAgent, ov.userAgent ?? o.userAgent ?? "swproxy/\(ProductVersion.string)")
-        if let ref = ov.referer ?? o.referer {
-            if ref.hasSuffix(";auto") {
-                easy.set(.autoReferer, true)
-                let r = String(ref.dropLast(5))
-                if !r.isEmpty { easy.set(.referer, r) }
-            } else {
-                easy.set(.referer, ref)
-            }
-        }
+        easy.set(.userAgent, ov.userAgent ?? o.userAgent ?? FetchJob.defaultUserAgent)
+        FetchJob.setReferer(ov.referer ?? o.referer, on: easy)
         let headers = r.headers + ov.headers
         if !headers.isEmpty { easy.set(.httpHeader, headers) }
         if let m = ov.method ?? r.customMethod { easy.set(.customRequest, m) }
@@ -123,11 +150,16 @@ final class FetchJob: TransferDelegate {
         } else if let colon = line[0..<end].firstIndex(of: 58) {
             var vs = colon + 1
             while vs < end && (line[vs] == 32 || line[vs] == 9) { vs += 1 }
-            let name = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<colon]), as: UTF8.self)
-            let value = String(decoding: UnsafeRawBufferPointer(rebasing: line[vs..<end]), as: UTF8.self)
-            headers.append((name, value))
             headerCount += 1
-            if colon == 14 && FetchJob.isContentLength(line) { expected = Int64(value) }
+            let isLength = colon == 14 && FetchJob.isContentLength(line)
+            if runner.detailedReports || isLength {
+                let value = String(decoding: UnsafeRawBufferPointer(rebasing: line[vs..<end]), as: UTF8.self)
+                if isLength { expected = Int64(value) }
+                if runner.detailedReports {
+                    let name = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<colon]), as: UTF8.self)
+                    headers.append((name, value))
+                }
+            }
         }
         if runner.options.include || runner.options.head {
             return output(line)
@@ -301,8 +333,10 @@ final class FetchJob: TransferDelegate {
         r.numHeaders = headerCount
         if case .file(let p) = item.output { r.filename = p }
         guard let easy = transfer?.easy else { return r }
-        r.effectiveURL = easy.info(.effectiveURL) ?? item.url
         r.responseCode = easy.info(.responseCode)
+        r.sizeDownload = easy.info(.sizeDownload)
+        guard runner.detailedReports else { return r }
+        r.effectiveURL = easy.info(.effectiveURL) ?? item.url
         r.connectCode = easy.info(.httpConnectCode)
         r.httpVersion = easy.info(.httpVersion)
         r.contentType = easy.info(.contentType)
@@ -316,7 +350,6 @@ final class FetchJob: TransferDelegate {
         r.redirectURL = easy.info(.redirectURL)
         r.referer = easy.info(.referer)
         r.scheme = easy.info(.scheme)
-        r.sizeDownload = easy.info(.sizeDownload)
         r.sizeUpload = easy.info(.sizeUpload)
         r.sizeHeader = easy.info(.headerSize)
         r.sizeRequest = easy.info(.requestSize)
@@ -354,8 +387,14 @@ final class FetchJob: TransferDelegate {
         file?.close()
         if uploadFD > 0 { close(uploadFD) }
         uploadFD = -1
-        if let easy = transfer?.easy {
-            if let pool = runner.easyPool { pool.give(easy) } else { easy.close() }
+        if let t = transfer {
+            if isPlain {
+                runner.givePlainTransfer(t)
+            } else if let pool = runner.easyPool {
+                pool.give(t.easy)
+            } else {
+                t.easy.close()
+            }
         }
         runner.finished(self, report)
     }

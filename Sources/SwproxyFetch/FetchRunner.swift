@@ -16,6 +16,9 @@ public final class FetchRunner {
     /// Finished transfers' easy handles, reset for the next URL (curl_easy_init and its allocations saved).
     /// Not with cookies: a handle writes its cookie jar when it is cleaned up, not when it is reset.
     let easyPool: EasyHandlePool?
+    /// Finished transfers of plain URLs (see `FetchJob.isPlain`), their handles configured as they are: the
+    /// next plain URL only sets its URL (no curl_easy_reset, no option setting, no new Transfer).
+    private var plainTransfers: [Transfer] = []
     private var results: [Int32?]
     private var scheduler: TransferScheduler
     private let hosts: [String]
@@ -25,6 +28,10 @@ public final class FetchRunner {
     private var wakeTimer: (id: TimerID, at: Double)?
     private let report: Report?
     let progress: ProgressDisplay?
+    /// Whether anything reads more of a finished transfer than its exit code, status and size (`-w`,
+    /// `--report`, the progress display); if not, the response's header fields are not kept as strings and
+    /// the 30-odd `curl_easy_getinfo` calls of a full report are skipped.
+    let detailedReports: Bool
     private let started: UInt64
 
     /// Runs the whole fetch and returns the process exit status.
@@ -85,6 +92,7 @@ public final class FetchRunner {
             interval: options.rateInterval)
         report = try options.report.map { path throws(FetchError) in try Report(path: path) }
         progress = ProgressDisplay.make(options, total: plan.items.count)
+        detailedReports = plan.writeOut != nil || options.report != nil || progress != nil
         started = loop.now
     }
 
@@ -94,6 +102,8 @@ public final class FetchRunner {
         if done < plan.items.count { loop.run() }
         progress?.finish(runner: self)
         driver.close()
+        for t in plainTransfers { t.easy.close() }
+        plainTransfers = []
         easyPool?.close()
         share?.close()
         let seconds = Double(loop.now - started) / 1e9
@@ -146,6 +156,16 @@ public final class FetchRunner {
         }
         if driver.add(job.transfer) != .ok {
             job.fail(FetchError(.failedInit, "could not add the transfer"))
+        }
+    }
+
+    func takePlainTransfer() -> Transfer? { plainTransfers.popLast() }
+
+    func givePlainTransfer(_ t: Transfer) {
+        if let pool = easyPool, plainTransfers.count >= pool.capacity {
+            t.easy.close()
+        } else {
+            plainTransfers.append(t)
         }
     }
 

@@ -89,6 +89,16 @@ CASES = [
     ("retry-connrefused", ["--retry", "1", "--retry-delay", "1", "--retry-connrefused", "{refused}/x"], {}),
     ("drop-mid-body", ["{base}/drop"], {}),
     ("ipv6", ["{base6}/bytes/50"], {}),
+    # One at a time, so each URL runs on the easy handle the previous one used (as it was, only the URL
+    # changed): nothing of a redirect chain, a referer or a failure may carry over.
+    ("handle-reuse", ["--parallel-max", "1", "-L", "-e", "http://first.example/;auto", "-u", "a:b", "-H", "X-K: v",
+                      "-w", "%{http_code} %{num_redirects} %{url_effective} %{referer} %{size_download} [%{errormsg}]\\n",
+                      "{base}/redirect/2", "{base}/status/404", "{base}/redirect/1", "{base}/headers",
+                      "{base}/bytes/7", "{refused}/x"], {}),
+    ("handle-reuse-auto-referer", ["--parallel-max", "1", "-L", "-e", ";auto", "-w", "%{referer}|%{method}\\n",
+                                   "{base}/redirect/1", "{base}/echo", "{base}/redirect/2", "{base}/echo"], {}),
+    ("handle-reuse-post", ["--parallel-max", "1", "-L", "-d", "x=1", "-w", "%{method} %{num_redirects}\\n",
+                           "{base}/redirect/1", "{base}/echo", "{base}/redirect/2", "{base}/echo"], {}),
 ]
 
 TIME_RE = re.compile(rb"\b\d+\.\d{6}\b")
