@@ -36,8 +36,15 @@ if args.first == "fetch" {
     // which has the messages (see FetchArguments).
     let fast = FetchArguments.options(from: tokens)
     if getenv("SWPROXY_CHECK_ARGUMENTS") != nil { checkArguments(tokens, fast) }
-    if let options = fast { exit(FetchRunner.run(options)) }
-    exit(FetchRunner.run(parseFetchOptions(tokens)))
+    finishFetch(FetchRunner.run(fast ?? parseFetchOptions(tokens)))
+}
+
+/// Ends the process once a fetch is over: everything is written and closed by then (output goes out with
+/// write(2); stdio only for --dry-run, flushed here), so the exit handlers (OpenSSL's and the runtime's
+/// teardown of memory the process is about to lose anyway) are skipped.
+func finishFetch(_ status: Int32) -> Never {
+    fflush(nil)
+    _exit(status)
 }
 
 /// swift-argument-parser's reading of fetch's tokens; a usage error ends the process.
