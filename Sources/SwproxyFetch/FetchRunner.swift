@@ -26,6 +26,7 @@ public final class FetchRunner {
     private(set) var jobs: [Int: FetchJob] = [:]
     private var done = 0
     private var wakeTimer: (id: TimerID, at: Double)?
+    private var startScheduled = false
     private let report: Report?
     let progress: ProgressDisplay?
     /// Whether anything reads more of a finished transfer than its exit code, status and size (`-w`,
@@ -206,8 +207,15 @@ public final class FetchRunner {
         if done == plan.items.count {
             loop.stop()
         } else {
-            // Starting from here could recurse deeply through immediate failures; the next turn is fine.
-            loop.deferToNextTurn { [self] in startMore() }
+            // Starting from here could recurse deeply through immediate failures; the next turn is fine
+            // (once for all the transfers that finish in this turn).
+            if !startScheduled {
+                startScheduled = true
+                loop.deferToNextTurn { [self] in
+                    startScheduled = false
+                    startMore()
+                }
+            }
         }
     }
 }

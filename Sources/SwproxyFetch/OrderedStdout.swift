@@ -15,6 +15,8 @@ final class OrderedStdout {
     private let memoryLimit: Int
     private var current = 0
     private var pending: [Int: Pending] = [:]
+    /// URLs finished without holding anything.
+    private var finishedEmpty: [Bool]
     private var memoryUsed = 0
     /// Set once stdout cannot be written (closed pipe): later writes fail at once.
     private(set) var broken = false
@@ -22,6 +24,7 @@ final class OrderedStdout {
 
     init(count: Int, memoryLimit: Int, fd: Int32 = 1) {
         self.count = count
+        finishedEmpty = Array(repeating: false, count: count)
         self.memoryLimit = memoryLimit
         self.fd = fd
     }
@@ -70,11 +73,19 @@ final class OrderedStdout {
 
     /// URL `index` will write nothing more: when it is the current one, later URLs get their turn.
     func finish(_ index: Int) {
-        slot(index).finished = true
-        while current < count, let p = pending[current] {
-            flush(p)
-            guard p.finished else { return }
-            pending.removeValue(forKey: current)
+        if let p = pending[index] {
+            p.finished = true
+        } else {
+            finishedEmpty[index] = true  // nothing held (most URLs of a batch write to files): no slot
+        }
+        while current < count {
+            if let p = pending[current] {
+                flush(p)
+                guard p.finished else { return }
+                pending.removeValue(forKey: current)
+            } else if !finishedEmpty[current] {
+                return
+            }
             current += 1
         }
     }
