@@ -129,15 +129,7 @@ public enum FetchArguments {
         o.urls = urlOptions + positional
         o.stream = stream.stream || stream.noBuffer
         if progress.off { o.progress = .off } else if progress.bar { o.progress = .bar }
-        if http.prior {
-            o.httpVersion = .v2PriorKnowledge
-        } else if http.v2 {
-            o.httpVersion = .v2
-        } else if http.v11 {
-            o.httpVersion = .v1_1
-        } else if http.v10 {
-            o.httpVersion = .v1_0
-        }
+        o.httpVersion = .chosen(http10: http.v10, http11: http.v11, http2: http.v2, priorKnowledge: http.prior)
         return o
     }
 

@@ -23,6 +23,14 @@ public struct FetchOptions: Sendable, Equatable {
 
     public enum HTTPVersion: Int, Sendable {
         case v1_0 = 1, v1_1 = 2, v2 = 3, v2TLS = 4, v2PriorKnowledge = 5
+
+        /// The version the `--http…` flags given ask for: the strongest one wins, whatever the order.
+        public static func chosen(http10: Bool, http11: Bool, http2: Bool, priorKnowledge: Bool) -> Self? {
+            if priorKnowledge { return .v2PriorKnowledge }
+            if http2 { return .v2 }
+            if http11 { return .v1_1 }
+            return http10 ? .v1_0 : nil
+        }
     }
 
     // Inputs

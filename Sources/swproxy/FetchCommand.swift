@@ -102,15 +102,9 @@ struct FetchCommand: ParsableCommand {
         if let f = output.failOn { o.failOn = try StatusSet(parsing: f) }
         o.parallelMaxHost = transfer.parallelMaxHost
         if let r = transfer.rate { o.rateInterval = try parseRate(r) }
-        if connection.http2PriorKnowledge {
-            o.httpVersion = .v2PriorKnowledge
-        } else if connection.http2 {
-            o.httpVersion = .v2
-        } else if connection.http11 {
-            o.httpVersion = .v1_1
-        } else if connection.http10 {
-            o.httpVersion = .v1_0
-        }
+        o.httpVersion = .chosen(
+            http10: connection.http10, http11: connection.http11, http2: connection.http2,
+            priorKnowledge: connection.http2PriorKnowledge)
         return o
     }
 }
