@@ -218,11 +218,14 @@ public final class MultiDriver {
             loop.cancel(t)
         }
         timerDeadline = deadline
-        timer = loop.schedule(at: deadline) { [unowned self] in
-            self.timer = nil
-            self.action(ccurl_socket_timeout(), 0)
-        }
+        timer = loop.schedule(at: deadline, timerFired)
         return 0
+    }
+
+    /// One closure for every arming of libcurl's timer (it is re-armed a few times per transfer).
+    private lazy var timerFired: () -> Void = { [unowned self] in
+        self.timer = nil
+        self.action(ccurl_socket_timeout(), 0)
     }
 
     // MARK: loop → libcurl

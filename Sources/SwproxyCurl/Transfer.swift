@@ -64,7 +64,11 @@ public final class Transfer {
     /// - Parameters:
     ///   - upload: route the request body through `transferNeedsBody` (`CURLOPT_READFUNCTION`).
     ///   - debug: route libcurl's verbose output through `transferDebug`.
-    public init(easy: EasyHandle, delegate: TransferDelegate, upload: Bool = false, debug: Bool = false) {
+    ///   - headers: route header lines through `transferReceivedHeader` (a few calls per response saved when
+    ///     nobody reads them).
+    public init(
+        easy: EasyHandle, delegate: TransferDelegate, upload: Bool = false, debug: Bool = false, headers: Bool = true
+    ) {
         self.easy = easy
         self.delegate = delegate
         let me = Unmanaged.passUnretained(self).toOpaque()
@@ -74,11 +78,13 @@ public final class Transfer {
         _ = ccurl_easy_setopt_data_cb(h, CURLOPT_WRITEFUNCTION) { ptr, size, n, ud in
             Transfer.from(ud).deliverBody(UnsafeRawBufferPointer(start: ptr, count: size * n))
         }
-        _ = ccurl_easy_setopt_ptr(h, CURLOPT_HEADERDATA, me)
-        _ = ccurl_easy_setopt_data_cb(h, CURLOPT_HEADERFUNCTION) { ptr, size, n, ud in
-            let t = Transfer.from(ud)
-            let ok = t.delegate?.transferReceivedHeader(t, UnsafeRawBufferPointer(start: ptr, count: size * n)) ?? false
-            return ok ? size * n : 0
+        if headers {
+            _ = ccurl_easy_setopt_ptr(h, CURLOPT_HEADERDATA, me)
+            _ = ccurl_easy_setopt_data_cb(h, CURLOPT_HEADERFUNCTION) { ptr, size, n, ud in
+                let t = Transfer.from(ud)
+                let ok = t.delegate?.transferReceivedHeader(t, UnsafeRawBufferPointer(start: ptr, count: size * n)) ?? false
+                return ok ? size * n : 0
+            }
         }
         installOpenSocket()
         if upload {

@@ -72,7 +72,9 @@ final class FetchJob: TransferDelegate {
             return nil
         }
         let easy = EasyHandle.make(from: runner.easyPool)
-        transfer = Transfer(easy: easy, delegate: self, upload: item.uploadFile != nil, debug: o.verbose)
+        transfer = Transfer(
+            easy: easy, delegate: self, upload: item.uploadFile != nil, debug: o.verbose,
+            headers: runner.detailedReports || o.include || o.head)
         easy.set(.url, item.url)
         easy.set(.defaultProtocol, "http")
         easy.set(.bufferSize, 102_400)

@@ -75,7 +75,11 @@ struct TransferScheduler {
 
     /// The scheduling key of a URL: its host and port, lowercased, as libcurl's per-host limit counts them.
     static func hostKey(_ url: String) -> String {
-        let b = Array(url.utf8)  // bytes: this runs once per URL, 10,000s of them
+        var url = url
+        return url.withUTF8 { hostKey(bytes: $0) }  // bytes: this runs once per URL, 10,000s of them
+    }
+
+    private static func hostKey(bytes b: UnsafeBufferPointer<UInt8>) -> String {
         var start = 0
         if b.count >= 3 {
             for i in 0..<(b.count - 2) where b[i] == 58 && b[i + 1] == 47 && b[i + 2] == 47 {
@@ -89,7 +93,9 @@ struct TransferScheduler {
             break
         }
         if let at = b[start..<end].lastIndex(of: 64) { start = at + 1 }
-        return String(decoding: b[start..<end].map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
+        let host = UnsafeBufferPointer(rebasing: b[start..<end])
+        if !host.contains(where: { $0 >= 65 && $0 <= 90 }) { return String(decoding: host, as: UTF8.self) }
+        return String(decoding: host.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
     }
 }
 

@@ -65,6 +65,7 @@ public struct URLGlob: Sendable {
 
     /// Replaces `#1`…`#9` (and `#10`… when that many patterns exist) with pattern values.
     public static func substitute(_ template: String, values: [String]) -> String {
+        if !template.utf8.contains(UInt8(ascii: "#")) { return template }  // once per URL of a batch
         var out = ""
         var chars = Array(template)[...]
         while let c = chars.first {
