@@ -72,6 +72,8 @@ CASES = [
     ("refused-silent-show", ["-sS", "{refused}/x"], {}),
     ("timeout", ["-m", "0.5", "{base}/slow/3"], {}),
     ("malformed-url", ["http://exa mple.com/"], {}),
+    # The resolver refuses an empty label itself: exit 6 with no query leaving the machine.
+    ("resolve-failure", ["http://a..b/"], {}),
     ("bad-glob", ["{base}/path/[1-"], {}),
     ("empty-body-file", ["-o", "empty.out", "{base}/empty"], {}),
     ("no-content", ["-o", "nc.out", "-w", "%{http_code}\\n", "{base}/nocontent"], {}),

@@ -31,7 +31,7 @@ def black_hole():
     return port, [srv] + fillers
 
 
-def test_upstream_tls_failure_and_connect_timeout(swproxy, origin):
+def test_upstream_tls_resolve_and_connect_timeout_failures(swproxy, origin):
     mport = free_port()
     p = Proxy(swproxy, "--metrics-listen", f"127.0.0.1:{mport}", "--connect-timeout", "1", "--quiet")
     port, held = black_hole()
@@ -41,6 +41,10 @@ def test_upstream_tls_failure_and_connect_timeout(swproxy, origin):
         out = raw_exchange(p.port, f"GET https://127.0.0.1:{origin.port}/bytes/1 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         assert out.startswith(b"HTTP/1.1 502 "), out[:120]
         assert b"upstream TLS failure" in out
+        # A name the resolver refuses without asking any server (an empty label): 502.
+        out = raw_exchange(p.port, b"GET http://a..b/ HTTP/1.1\r\nHost: a..b\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 502 "), out[:120]
+        assert b"upstream name not resolved" in out
         # A connect that never completes: --connect-timeout, then 504.
         out = raw_exchange(p.port, f"GET http://127.0.0.1:{port}/x HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         assert out.startswith(b"HTTP/1.1 504 "), out[:120]
@@ -51,6 +55,7 @@ def test_upstream_tls_failure_and_connect_timeout(swproxy, origin):
         status, text = scrape(mport)
         assert status == 200
         assert metric(text, "swproxy_upstream_errors_total", '{kind="tls"}') == 1
+        assert metric(text, "swproxy_upstream_errors_total", '{kind="resolve"}') == 1
         assert metric(text, "swproxy_upstream_errors_total", '{kind="timeout"}') == 1
         assert metric(text, "swproxy_upstream_errors_total", '{kind="connect"}') == 0
     finally:
