@@ -52,6 +52,11 @@ public struct ArgumentNormalizer {
     /// command line overrides them (a single-valued option's last occurrence wins) and repeatable options
     /// add to them. Every value is passed as the token right after its option.
     public func normalize(_ args: [String], depth: Int = 0) throws(ArgumentError) -> [String] {
+        syntax.applyingNegations(try normalizeKeepingNegations(args, depth: depth))
+    }
+
+    /// `normalize` with `--no-NAME` tokens left in place (see `ArgumentSyntax.applyingNegations`).
+    func normalizeKeepingNegations(_ args: [String], depth: Int = 0) throws(ArgumentError) -> [String] {
         var out: [String] = []
         var fromFiles: [String] = []
         var i = 0
@@ -80,7 +85,7 @@ public struct ArgumentNormalizer {
                     let v = try value(for: "--\(name)", attached: attached)
                     try emit(long: name, value: v, into: &out, files: &fromFiles, depth: depth)
                 } else {
-                    if attached != nil && syntax.known.contains(name) {
+                    if attached != nil && (syntax.known.contains(name) || syntax.negatedFlag(name) != nil) {
                         throw ArgumentError("option --\(name): does not take a value")
                     }
                     out.append(arg)  // unknown options pass through, for the parser to name them
@@ -150,7 +155,7 @@ public struct ArgumentNormalizer {
                     }
                     out.append((e.line, ["--\(name)", v]))
                 }
-            } else if syntax.known.contains(name) {
+            } else if syntax.known.contains(name) || syntax.negatedFlag(name) != nil {
                 if let v = e.value, !["", "on", "true", "yes", "1"].contains(v.lowercased()) {
                     throw ArgumentError("\(path):\(e.line): option '\(name)' takes no value")
                 }
@@ -171,7 +176,7 @@ public struct ArgumentNormalizer {
     {
         var plain = syntax
         plain.configOption = nil
-        let cli = try ArgumentNormalizer(syntax: plain, readFile: readFile).normalize(args)
+        let cli = try ArgumentNormalizer(syntax: plain, readFile: readFile).normalizeKeepingNegations(args)
         guard let configName = syntax.configOption else { return cli }
         var paths: [String] = []
         var rest: [String] = []
@@ -189,19 +194,66 @@ public struct ArgumentNormalizer {
             rest.append(cli[i])
             i += 1
         }
-        let overridden = Set(syntax.ordered(rest, names: syntax.known).map { syntax.setting($0.name) })
+        let negated = rest.compactMap { $0.hasPrefix("--") ? syntax.negatedFlag(String($0.dropFirst(2))) : nil }
+        let overridden = Set(syntax.ordered(rest, names: syntax.known).map { syntax.setting($0.name) } + negated)
         var fileTokens: [String] = []
         for path in paths {
             for (line, tokens) in try configEntries(path) {
-                do { try check(tokens) } catch { throw ArgumentError("\(path):\(line): \(error)") }
+                let name = String(tokens[0].dropFirst(2))
+                if syntax.negatedFlag(name) == nil {  // a `no-NAME` line has nothing to check
+                    do { try check(tokens) } catch { throw ArgumentError("\(path):\(line): \(error)") }
+                }
                 if !overridden.contains(syntax.setting(String(tokens[0].dropFirst(2)))) { fileTokens += tokens }
             }
         }
-        return fileTokens + rest
+        return syntax.applyingNegations(fileTokens + rest)
     }
 }
 
 extension ArgumentSyntax {
+    /// The flag `--no-NAME` switches off, as in curl: NAME must be a known flag, and `no-NAME` not an option
+    /// of its own (`--no-progress-meter`, `--no-via` are).
+    public func negatedFlag(_ name: String) -> String? {
+        guard name.hasPrefix("no-"), !known.contains(name) else { return nil }
+        let base = String(name.dropFirst(3))
+        return known.contains(base) && !takesValue(base) ? base : nil
+    }
+
+    /// Normalized tokens with every `--no-NAME` applied: it removes the `--NAME` flags before it (from a
+    /// config file or earlier on the command line) and is itself dropped; a `--NAME` after it counts again.
+    /// Values are never taken for flags (`-d --no-silent` sends that text).
+    public func applyingNegations(_ tokens: [String]) -> [String] {
+        guard tokens.contains(where: { $0.hasPrefix("--no-") }) else { return tokens }
+        var out: [(token: String, isFlag: Bool)] = []
+        var i = 0
+        while i < tokens.count {
+            let t = tokens[i]
+            if t == "--" {
+                out += tokens[i...].map { ($0, false) }
+                break
+            }
+            if t.hasPrefix("--") {
+                let name = String(t.dropFirst(2))
+                if takesValue(name) {
+                    out.append((t, false))
+                    if i + 1 < tokens.count { out.append((tokens[i + 1], false)) }
+                    i += 2
+                    continue
+                }
+                if let base = negatedFlag(name) {
+                    out.removeAll { $0.isFlag && $0.token == "--" + base }
+                    i += 1
+                    continue
+                }
+                out.append((t, true))
+            } else {
+                out.append((t, false))
+            }
+            i += 1
+        }
+        return out.map(\.token)
+    }
+
     /// Options of `names` in the order they occur in normalized `tokens` (each `--name value` or `--name`).
     /// Used where the relative order of different options matters (`-o`/`-O` pairing, the `-d` family).
     public func ordered(_ tokens: [String], names: Set<String>) -> [(name: String, value: String?)] {

@@ -11,7 +11,9 @@ struct FetchCommand: ParsableCommand {
         discussion: """
             Every URL is a transfer on one libcurl multi handle; up to --parallel-max run at once. Bodies written \
             to standard output come out whole and in input order. The exit status is curl's code for the first \
-            failed URL in input order (22 for HTTP errors with -f), 0 when all succeed, 2 for a usage error.
+            failed URL in input order (22 for HTTP errors with -f), 0 when all succeed, 2 for a usage error. \
+            As in curl, a flag can be switched off with its --no- form (--no-silent after a -K file that sets \
+            silent).
             """)
 
     @OptionGroup(title: "Request") var request: FetchRequestOptions

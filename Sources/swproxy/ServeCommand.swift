@@ -11,7 +11,8 @@ struct ServeCommand: ParsableCommand {
         abstract: "Run a forward HTTP proxy (absolute-form requests and CONNECT tunnels).",
         discussion: """
             Listens on 127.0.0.1:8080 by default. SIGINT or SIGTERM stop accepting and let requests in flight \
-            finish for up to --drain-timeout; a second SIGINT exits at once.
+            finish for up to --drain-timeout; a second SIGINT exits at once. Options on the command line win \
+            over --config files; a flag a file sets is switched off with its --no- form (--no-quiet).
             """)
 
     @OptionGroup(title: "Listening") var listening: ServeListenOptions

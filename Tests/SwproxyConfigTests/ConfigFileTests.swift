@@ -84,6 +84,36 @@ final class ArgumentNormalizerTests: XCTestCase {
         }
     }
 
+    func testNoFormsSwitchFlagsOff() throws {
+        let files = ["c": "silent\nlocation\n", "d": "silent\nno-silent\n"]
+        // A config file's flag, switched off on the command line (curl's --no-NAME).
+        XCTAssertEqual(try normalize(["-K", "c", "--no-silent", "u"], files: files), ["--location", "u"])
+        // Order counts: a later flag is on again.
+        XCTAssertEqual(try normalize(["--silent", "--no-silent", "-s"]), ["--silent"])
+        XCTAssertEqual(try normalize(["-K", "d", "u"], files: files), ["u"])
+        // Values are values: nothing is switched off, nothing swallowed.
+        XCTAssertEqual(try normalize(["-s", "-X", "--no-silent"]), ["--silent", "--request", "--no-silent"])
+        XCTAssertEqual(try normalize(["-s", "--", "--no-silent"]), ["--silent", "--", "--no-silent"])
+        // Unknown flags and valued options have no --no- form: left for the parser to name.
+        XCTAssertEqual(try normalize(["--no-bogus"]), ["--no-bogus"])
+        XCTAssertEqual(try normalize(["--no-output"]), ["--no-output"])
+        XCTAssertThrowsError(try normalize(["--no-silent=1"])) {
+            XCTAssertEqual("\($0)", "option --no-silent: does not take a value")
+        }
+    }
+
+    func testNoFormsOverrideTheConfigFileForServe() throws {
+        let n = ArgumentNormalizer(syntax: syntax) { _ in "silent\nrequest = PUT\n" }
+        XCTAssertEqual(try n.configThenCommandLine(["-K", "c", "--no-silent"]) { _ in }, ["--request", "PUT"])
+        XCTAssertEqual(try n.configThenCommandLine(["-K", "c"]) { _ in }, ["--silent", "--request", "PUT"])
+        // A `no-NAME` line in the file is applied, not handed to the entry check (which knows no such option).
+        let m = ArgumentNormalizer(syntax: syntax) { _ in "silent\nno-silent\nrequest = PUT\n" }
+        XCTAssertEqual(
+            try m.configThenCommandLine(["-K", "c"]) { e in
+                if e[0].hasPrefix("--no-") { throw ArgumentError("checked \(e[0])") }
+            }, ["--request", "PUT"])
+    }
+
     func testOrderedExtraction() {
         let tokens = ["--output", "a", "u1", "--silent", "--output", "--silent", "u2"]
         let got = syntax.ordered(tokens, names: ["output", "silent"])

@@ -247,6 +247,37 @@ def test_fetch_config_file_and_command_line_precedence(swproxy, origin, tmp_path
     assert r.stdout == b"file 200\n"
 
 
+def test_flags_from_a_config_file_switch_off_with_no_forms(swproxy, origin, tmp_path):
+    """curl's --no-NAME: a flag the config file sets is switched off on the command line."""
+    conf = tmp_path / "fetch.conf"
+    conf.write_text("silent\nlocation\n")
+    refused = f"http://127.0.0.1:{free_port()}/x"
+    r = run([swproxy, "fetch", "-K", str(conf), refused])
+    assert r.returncode == 7 and r.stderr == b""  # silent, from the file
+    r = run([swproxy, "fetch", "-K", str(conf), "--no-silent", refused])
+    assert r.returncode == 7 and b"swproxy: (7)" in r.stderr
+    r = run([swproxy, "fetch", "-K", str(conf), "--no-location", "-w", "%{http_code}", "-o", "/dev/null",
+             f"{origin.base}/redirect/1"])
+    assert r.stdout == b"302"
+    r = run([swproxy, "fetch", "--no-such-flag", refused])
+    assert r.returncode == 2 and b"--no-such-flag" in r.stderr
+    # serve: the file's quiet, undone on the command line, so the access log is written again.
+    sconf = tmp_path / "serve.conf"
+    sconf.write_text("quiet\n")
+    p = Proxy(swproxy, "--config", str(sconf), "--no-quiet")
+    try:
+        run(["curl", "-s", "-x", p.url, f"{origin.base}/path/logged"])
+    finally:
+        p.stop()
+    assert '"GET http://127.0.0.1:' in p.read_log() and "/path/logged" in p.read_log()
+    p = Proxy(swproxy, "--config", str(sconf))
+    try:
+        run(["curl", "-s", "-x", p.url, f"{origin.base}/path/quiet"])
+    finally:
+        p.stop()
+    assert "/path/quiet" not in p.read_log()
+
+
 def test_fetch_config_errors_name_file_and_line(swproxy, tmp_path):
     for text, needle in (("silent\nbogus = 1\n", ":2: unknown option 'bogus'"),
                          ("silent\nmax-time = soon\n", ":2: "),
