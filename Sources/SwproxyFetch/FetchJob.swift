@@ -18,6 +18,9 @@ final class FetchJob: TransferDelegate {
     private let firstStart: UInt64
     /// Bytes of this attempt that reached the output (for resets on retry).
     private var wroteToStdout = false
+    /// Whether this URL's easy handle is set up from the batch's options and its URL alone (no per-URL
+    /// options or upload): such handles are reused as they are (see `FetchRunner.reusesPlainHandles`).
+    private let isPlain: Bool
 
     init(item: PlannedURL, runner: FetchRunner) {
         self.item = item
@@ -27,6 +30,7 @@ final class FetchJob: TransferDelegate {
         retrySleep = o.retryDelay > 0 ? o.retryDelay : 1
         firstStart = runner.loop.now
         startedAt = firstStart
+        isPlain = runner.reusesPlainHandles && item.overrides == URLOverrides() && item.uploadFile == nil
         if case .file(let path) = item.output {
             file = OutputFile(path: path, append: o.continueAuto || o.continueAt != nil, createDirs: o.createDirs)
         }
@@ -48,13 +52,6 @@ final class FetchJob: TransferDelegate {
     }
 
     static let defaultUserAgent = "swproxy/\(ProductVersion.string)"
-
-    /// Whether this URL's easy handle is set up from the batch's options and its URL alone (no per-URL
-    /// options, upload or resume offset, no multipart form): such handles are reused as they are.
-    private var isPlain: Bool {
-        runner.easyPool != nil && item.overrides == URLOverrides() && item.uploadFile == nil
-            && !runner.options.continueAuto && runner.options.continueAt == nil && runner.plan.request.forms.isEmpty
-    }
 
     /// Builds the easy handle. Returns a plan-time failure (unreadable upload file) instead of a transfer.
     func prepare() -> FetchError? {

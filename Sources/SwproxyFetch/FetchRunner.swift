@@ -19,6 +19,9 @@ public final class FetchRunner {
     /// Finished transfers of plain URLs (see `FetchJob.isPlain`), their handles configured as they are: the
     /// next plain URL only sets its URL (no curl_easy_reset, no option setting, no new Transfer).
     private var plainTransfers: [Transfer] = []
+    /// Whether handles are reused as they are at all: not with cookies (no pool), nor where the batch's own
+    /// options make each handle differ (a resume offset per file, a multipart form per handle).
+    let reusesPlainHandles: Bool
     private var results: [Int32?]
     private var scheduler: TransferScheduler
     private let hosts: [String]
@@ -86,6 +89,8 @@ public final class FetchRunner {
         stdout = OrderedStdout(count: plan.items.count, memoryLimit: options.stdoutMemoryLimit)
         share = options.cookies.isEmpty && options.cookieJar == nil ? nil : Share(cookies: true, dns: false, tlsSessions: false)
         easyPool = share == nil ? EasyHandlePool(capacity: max(1, min(options.parallelMax, plan.items.count))) : nil
+        reusesPlainHandles = easyPool != nil && !options.continueAuto && options.continueAt == nil
+            && plan.request.forms.isEmpty
         results = Array(repeating: nil, count: plan.items.count)
         hosts = plan.items.map { TransferScheduler.hostKey($0.url) }
         scheduler = TransferScheduler(
