@@ -70,47 +70,69 @@ def wait_port(port, host="127.0.0.1", timeout=10.0):
     return False
 
 
-class Nginx:
-    """A real nginx origin on loopback, serving files from a temporary directory."""
+class TempDaemon:
+    """A daemon the tests start: its files in a temporary directory, listening on a free loopback port."""
 
-    def __init__(self, root):
-        self.dir = tempfile.mkdtemp(prefix="swproxy-nginx-")
-        self.root = root
+    stop_grace = 5.0
+
+    def __init__(self, prefix):
+        self.dir = tempfile.mkdtemp(prefix=prefix)
         self.port = free_port()
-        conf = os.path.join(self.dir, "nginx.conf")
+        self.proc = None
+
+    def spawn(self, cmd, name, stderr=subprocess.DEVNULL, timeout=10.0, why=lambda: ""):
+        """Starts `cmd` and waits for the port; if it never listens, cleans up and says so (with `why()`)."""
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr)
+        if not wait_port(self.port, timeout=timeout):
+            detail = why()
+            self.stop()
+            raise RuntimeError(f"{name} did not start" + (": " + detail if detail else ""))
+
+    def stop(self):
+        if self.proc is not None:
+            stop_process(self.proc, self.stop_grace)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def spawn_nginx(self, connections, http):
+        """nginx in the foreground with one worker and its files in this directory; `http`: the directives of
+        its http block (servers, logging)."""
+        d = self.dir
+        conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
             f.write(f"""
 worker_processes 1;
 daemon off;
-pid {self.dir}/nginx.pid;
-error_log {self.dir}/error.log warn;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
 user root;
-events {{ worker_connections 4096; }}
+events {{ worker_connections {connections}; }}
 http {{
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+{http}
+}}
+""")
+        self.spawn(["nginx", "-c", conf, "-p", d], "nginx")
+
+
+class Nginx(TempDaemon):
+    """A real nginx origin on loopback, serving files from a temporary directory."""
+
+    def __init__(self, root):
+        super().__init__("swproxy-nginx-")
+        self.root = root
+        self.spawn_nginx(4096, f"""
     access_log off;
-    client_body_temp_path {self.dir}/body;
-    proxy_temp_path {self.dir}/proxy;
-    fastcgi_temp_path {self.dir}/fastcgi;
-    uwsgi_temp_path {self.dir}/uwsgi;
-    scgi_temp_path {self.dir}/scgi;
     keepalive_requests 100000;
     server {{
         listen 127.0.0.1:{self.port} backlog=4096;
         root {root};
         location / {{ }}
-    }}
-}}
-""")
-        self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", self.dir], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        if not wait_port(self.port):
-            self.stop()
-            raise RuntimeError("nginx did not start")
+    }}""")
         self.base = f"http://127.0.0.1:{self.port}"
-
-    def stop(self):
-        stop_process(self.proc, 5)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 from conftest import free_port, wait_port
@@ -38,6 +39,11 @@ class Proxy:
                     return int(line.split()[1])
         return 0
 
+    def peak_rss(self, interval):
+        """A context manager sampling the proxy's resident memory every `interval` seconds while its block
+        runs; its `kib` is the highest sample."""
+        return PeakRSS(self, interval)
+
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -48,6 +54,27 @@ class Proxy:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+
+class PeakRSS:
+    def __init__(self, proxy, interval):
+        self.proxy, self.interval, self.kib = proxy, interval, 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample)
+
+    def _sample(self):
+        while not self.done.is_set():
+            self.kib = max(self.kib, self.proxy.rss_kib())
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+        return False
 
 
 def raw_exchange(port, data, read_until_close=True, timeout=5.0):
@@ -76,6 +103,17 @@ def raw_exchange_closed(port, data, read_until_close=True, timeout=5.0):
         closed = True
     s.close()
     return out, closed
+
+
+def recv_until(s, marker, size=65536):
+    """What the peer sends until `marker` is in it (or it closes)."""
+    data = b""
+    while marker not in data:
+        chunk = s.recv(size)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def read_until_close(s, timeout=10.0):

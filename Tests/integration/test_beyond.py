@@ -10,14 +10,13 @@ import shutil
 import socket
 import struct
 import subprocess
-import tempfile
 import threading
 import time
 
 import pytest
 
-from conftest import free_port, run, stop_process, wait_port
-from conftest_serve import Proxy, raw_exchange_closed, read_until_close
+from conftest import TempDaemon, free_port, run, wait_port
+from conftest_serve import Proxy, raw_exchange_closed, read_until_close, recv_until
 from socks5 import Socks5Server, TLSFront
 
 
@@ -104,13 +103,7 @@ def open_tunnel(port, authority, timeout=10.0):
     """CONNECT through the proxy; returns the socket and the proxy's answer head (plus anything after it)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        head += chunk
-    return s, head
+    return s, recv_until(s, b"\r\n\r\n", 4096)
 
 
 def tunnel_get(port, authority, path, allow_empty=False):
@@ -337,15 +330,16 @@ def test_no_upstream_proxy_for_goes_direct(start, origin):
     assert [x.target for x in origin.take()] == ["/path/direct-by-name"]
 
 
-class Squid:
+class Squid(TempDaemon):
     """squid in the foreground (-N) on a free loopback port: no cache, no access log, DNS pointed at loopback
     (only literal addresses are used). squid drops root for its `proxy` user, so its files live in a
     world-writable temporary directory rather than pytest's private tmp_path."""
 
+    stop_grace = 10.0
+
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="swproxy-squid-")
+        super().__init__("swproxy-squid-")
         os.chmod(self.dir, 0o777)
-        self.port = free_port()
         self.conf = os.path.join(self.dir, "squid.conf")
         self.cache_log = os.path.join(self.dir, "cache.log")
         with open(self.conf, "w") as f:
@@ -363,16 +357,9 @@ pinger_enable off
 shutdown_lifetime 0 seconds
 """)
         # No cache_dir, so no swap directories to create: `squid -z` is not needed.
-        self.proc = subprocess.Popen(["squid", "-N", "-f", self.conf], stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(self.dir, "stderr"), "wb"))
-        if not wait_port(self.port, timeout=20):
-            self.stop()
-            raise RuntimeError("squid did not start")
+        self.spawn(["squid", "-N", "-f", self.conf], "squid", stderr=open(os.path.join(self.dir, "stderr"), "wb"),
+                   timeout=20)
         self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self):
-        stop_process(self.proc, 10)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -786,30 +773,15 @@ class NginxEntry:
         return f"<{self.connection} {self.protocol} {self.request} {self.start:.3f}-{self.end:.3f}>"
 
 
-class TLSNginx:
+class TLSNginx(TempDaemon):
     """nginx with TLS and HTTP/2 on loopback; its access log records `$connection $server_protocol "$request"`."""
 
     def __init__(self, crt, key, root):
-        self.dir = tempfile.mkdtemp(prefix="swproxy-nginx-h2-")
-        self.port = free_port()
+        super().__init__("swproxy-nginx-h2-")
         self.log = os.path.join(self.dir, "access.log")
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(f"""
-worker_processes 1;
-daemon off;
-pid {self.dir}/nginx.pid;
-error_log {self.dir}/error.log warn;
-user root;
-events {{ worker_connections 1024; }}
-http {{
+        self.spawn_nginx(1024, f"""
     log_format conn '$connection $server_protocol "$request" $msec $request_time';
     access_log {self.log} conn;
-    client_body_temp_path {self.dir}/body;
-    proxy_temp_path {self.dir}/proxy;
-    fastcgi_temp_path {self.dir}/fastcgi;
-    uwsgi_temp_path {self.dir}/uwsgi;
-    scgi_temp_path {self.dir}/scgi;
     server {{
         listen 127.0.0.1:{self.port} ssl http2;
         ssl_certificate {crt};
@@ -817,14 +789,7 @@ http {{
         root {root};
         location / {{ }}
         location /slow/ {{ limit_rate 32k; }}
-    }}
-}}
-""")
-        self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", self.dir], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        if not wait_port(self.port):
-            self.stop()
-            raise RuntimeError("nginx did not start")
+    }}""")
 
     def entries(self, path):
         """Every logged request of `path`: connection number, protocol, request line, start and end time."""
@@ -838,10 +803,6 @@ http {{
                     end, took = float(m.group(5)), float(m.group(6))
                     out.append(NginxEntry(m.group(1), m.group(2), m.group(3), end - took, end))
         return out
-
-    def stop(self):
-        stop_process(self.proc, 5)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -1025,12 +986,11 @@ def test_proxy_protocol_malformed_closes_without_forwarding(pp_proxy, origin, he
     assert origin.take() == []
 
 
-class HAProxy:
+class HAProxy(TempDaemon):
     """haproxy in the foreground (-db), mode tcp, one server line (`send-proxy`, `send-proxy-v2` or nothing)."""
 
     def __init__(self, target_port, server_options):
-        self.dir = tempfile.mkdtemp(prefix="swproxy-haproxy-")
-        self.port = free_port()
+        super().__init__("swproxy-haproxy-")
         self.conf = os.path.join(self.dir, "haproxy.cfg")
         with open(self.conf, "w") as f:
             f.write(f"""
@@ -1048,16 +1008,8 @@ listen front
     server s1 127.0.0.1:{target_port} {server_options}
 """)
         self.stderr_path = os.path.join(self.dir, "stderr")
-        self.proc = subprocess.Popen(["haproxy", "-db", "-f", self.conf], stdout=subprocess.DEVNULL,
-                                     stderr=open(self.stderr_path, "wb"))
-        if not wait_port(self.port):
-            err = open(self.stderr_path).read()
-            self.stop()
-            raise RuntimeError("haproxy did not start: " + err)
-
-    def stop(self):
-        stop_process(self.proc, 5)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self.spawn(["haproxy", "-db", "-f", self.conf], "haproxy", stderr=open(self.stderr_path, "wb"),
+                   why=lambda: open(self.stderr_path).read())
 
 
 @pytest.mark.parametrize("server_options,proxy_args,client", [

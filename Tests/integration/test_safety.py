@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import free_port, run, wait_port
-from conftest_serve import Proxy, raw_exchange, raw_exchange_closed
+from conftest_serve import Proxy, raw_exchange, raw_exchange_closed, read_until_close
 
 
 @pytest.fixture(scope="module")
@@ -139,12 +139,7 @@ def test_auth_407_and_200_and_no_forwarding_of_credentials(swproxy, origin, tmp_
         s.sendall(f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: {basic('carol', 'carolpw')}\r\n\r\n".encode())
         assert s.recv(4096).startswith(b"HTTP/1.1 200 ")
         s.sendall(b"GET /path/tunnel HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        got = b""
-        while True:
-            c = s.recv(4096)
-            if not c:
-                break
-            got += c
+        got, _ = read_until_close(s, timeout=5)
         s.close()
         assert got.endswith(b"path /path/tunnel\n")
     finally:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import free_port, run
-from conftest_serve import Proxy, raw_exchange, read_until_close
+from conftest_serve import Proxy, raw_exchange, read_until_close, recv_until
 from origin import payload
 
 
@@ -157,12 +157,7 @@ def test_expect_100_continue_relayed(proxy, origin):
     first = s.recv(4096)
     assert first.startswith(b"HTTP/1.1 100 Continue\r\n"), first
     s.sendall(b"hello")
-    rest = b""
-    while b'"body": "hello"' not in rest:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
+    rest = recv_until(s, b'"body": "hello"')
     s.close()
     assert b"HTTP/1.1 200 OK" in rest and b'"body": "hello"' in rest
 
@@ -375,10 +370,7 @@ def _origin_ignoring_expect():
                 c, _ = srv.accept()
             except OSError:
                 return
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += c.recv(4096)
-            head, body = data.split(b"\r\n\r\n", 1)
+            head, body = recv_until(c, b"\r\n\r\n", 4096).split(b"\r\n\r\n", 1)
             n = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
             while len(body) < n:
                 body += c.recv(4096)
@@ -521,9 +513,7 @@ def test_trailers_pass_through_to_http11_clients(swproxy):
 
     def serve():
         c, _ = srv.accept()
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += c.recv(4096)
+        recv_until(c, b"\r\n\r\n", 4096)
         c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n" + body)
         time.sleep(0.5)
         c.close()

@@ -8,7 +8,7 @@ import threading
 import time
 
 from conftest import free_port, run, wait_port
-from conftest_serve import Proxy, raw_exchange
+from conftest_serve import Proxy, raw_exchange, recv_until
 from test_operate import metric, scrape
 
 
@@ -104,10 +104,7 @@ class SlowSink(threading.Thread):
         except OSError:
             return
         with c:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                head += c.recv(65536)
-            head, _, rest = head.partition(b"\r\n\r\n")
+            head, _, rest = recv_until(c, b"\r\n\r\n").partition(b"\r\n\r\n")
             fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:])
             fields = {k.strip().lower(): v.strip() for k, v in fields.items()}
             length = int(fields[b"content-length"])
@@ -132,25 +129,15 @@ def test_upload_to_a_slow_origin_stays_bounded(swproxy, tmp_path):
         f.truncate(size)
     sink = SlowSink(rate=16 << 20)
     proxy = Proxy(swproxy, "--quiet", "--threads", "1")
-    peak = [0]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], proxy.rss_kib())
-            time.sleep(0.1)
-
-    t = threading.Thread(target=sample)
-    t.start()
     try:
-        r = run(["curl", "-sS", "-x", proxy.url, "-T", str(path), f"http://127.0.0.1:{sink.port}/up"], timeout=120)
+        with proxy.peak_rss(0.1) as peak:
+            r = run(["curl", "-sS", "-x", proxy.url, "-T", str(path), f"http://127.0.0.1:{sink.port}/up"],
+                    timeout=120)
     finally:
-        done.set()
-        t.join()
         proxy.stop()
         sink.srv.close()
     assert r.returncode == 0, r.stderr
     assert r.stdout == str(size).encode()
     # The client is held back by the watermarks instead of the body piling up in the proxy.
-    assert 0 < peak[0] < 64 * 1024, f"peak RSS {peak[0]} KiB for a {size >> 20} MiB upload"
+    assert 0 < peak.kib < 64 * 1024, f"peak RSS {peak.kib} KiB for a {size >> 20} MiB upload"
     os.remove(path)

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from conftest import free_port
-from conftest_serve import Proxy, read_until_close
+from conftest_serve import Proxy, read_until_close, recv_until
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "Fixtures", "serve")
 CASES = sorted(d for d in os.listdir(FIXTURES) if os.path.isdir(os.path.join(FIXTURES, d)))
@@ -51,14 +51,8 @@ class RawOrigin:
 
     def handle(self, c):
         c.settimeout(5)
-        data = b""
         try:
-            while b"\r\n\r\n" not in data:
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
+            head, _, body = recv_until(c, b"\r\n\r\n").partition(b"\r\n\r\n")
             lower = head.lower()
             if b"expect: 100-continue" in lower:
                 c.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")

@@ -2,9 +2,6 @@
 resident memory under 64 MiB (the watermarks pause libcurl; nothing buffers the body)."""
 
 import os
-import subprocess
-import threading
-import time
 
 from conftest import Nginx, run
 from conftest_serve import Proxy
@@ -19,24 +16,13 @@ def test_one_gib_to_a_slow_client_stays_under_64_mib(swproxy, tmp_path):
     os.chmod(www, 0o755)
     nginx = Nginx(str(www))
     proxy = Proxy(swproxy, "--quiet", "--threads", "1")
-    peak = [0]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], proxy.rss_kib())
-            time.sleep(0.25)
-
-    t = threading.Thread(target=sample)
-    t.start()
     try:
-        r = run(["curl", "-sS", "-x", proxy.url, "--limit-rate", "10M", "-o", "/dev/null", "-w", "%{size_download}",
-                 f"{nginx.base}/gib"], timeout=600)
+        with proxy.peak_rss(0.25) as peak:
+            r = run(["curl", "-sS", "-x", proxy.url, "--limit-rate", "10M", "-o", "/dev/null", "-w",
+                     "%{size_download}", f"{nginx.base}/gib"], timeout=600)
     finally:
-        done.set()
-        t.join()
         proxy.stop()
         nginx.stop()
     assert r.returncode == 0, r.stderr
     assert r.stdout == str(1 << 30).encode()
-    assert 0 < peak[0] < 64 * 1024, f"peak RSS {peak[0]} KiB"
+    assert 0 < peak.kib < 64 * 1024, f"peak RSS {peak.kib} KiB"
