@@ -4,12 +4,28 @@ import SwproxyLoop
 
 /// One libcurl easy handle and everything it must outlive: header lists, the mime tree, the error buffer.
 /// Owned by exactly one `Transfer` (or user); `close()` releases it, `deinit` only checks that it happened.
+/// Its `phase` is moved by `MultiDriver` and `EasyHandlePool` only (the rules are written there).
 public final class EasyHandle {
+    /// Where a handle is in its life; see `MultiDriver` for the moves between phases.
+    public enum Phase: Sendable, Equatable {
+        /// Reset, in a pool.
+        case pooled
+        /// Being set up, or finished and out of its multi (ready to be added again, reused or let go of).
+        case configured
+        /// In a multi handle: running, paused, or finished and kept (a CONNECT_ONLY tunnel).
+        case added
+        /// Finished and out of its multi, while its owner's `transferCompleted` runs.
+        case completing
+        /// Let go of while libcurl was on the stack: closed or pooled when libcurl returns.
+        case retired
+        case closed
+    }
+
     let raw: UnsafeMutableRawPointer
     private var lists: [UnsafeMutablePointer<curl_slist>] = []
     private var mime: OpaquePointer?
     private let errorBuffer: UnsafeMutablePointer<CChar>
-    private var closed = false
+    public internal(set) var phase = Phase.configured
 
     /// A handle from `pool` when it has one, else a new one.
     public static func make(from pool: EasyHandlePool?) -> EasyHandle {
@@ -27,15 +43,15 @@ public final class EasyHandle {
     }
 
     deinit {
-        assert(closed, "EasyHandle deallocated without close()")
-        if !closed { release() }
+        assert(phase == .closed, "EasyHandle deallocated without close()")
+        if phase != .closed { release() }
     }
 
     /// Makes a finished handle as new for the next transfer (`curl_easy_reset`: options back to their
     /// defaults, its buffers kept), so a loop can reuse handles instead of `curl_easy_init` per request.
     /// The caller must have removed it from any multi handle.
-    public func reset() {
-        precondition(!closed, "reset after close")
+    func reset() {
+        precondition(phase != .closed, "reset after close")
         curl_easy_reset(raw)
         for l in lists { curl_slist_free_all(l) }
         lists.removeAll(keepingCapacity: true)
@@ -46,10 +62,22 @@ public final class EasyHandle {
         _ = ccurl_easy_setopt_long(raw, CURLOPT_NOSIGNAL, 1)
     }
 
-    /// Frees the handle. The caller must have removed it from any multi handle.
+    /// Frees a handle that no multi has (never added, or finished): one still added goes through
+    /// `MultiDriver.cancel`, which knows when libcurl is done with it.
     public func close() {
-        guard !closed else { return }
-        closed = true
+        switch phase {
+        case .closed: return
+        case .added, .retired:
+            lifecycleViolation("close of a handle that is \(phase): cancel it through its MultiDriver")
+        case .pooled, .configured, .completing:
+            closeHandle()
+        }
+    }
+
+    /// Frees the handle (the driver and the pool, which know it is out of every multi and off libcurl's stack).
+    func closeHandle() {
+        guard phase != .closed else { return }
+        phase = .closed
         release()
     }
 
@@ -162,7 +190,7 @@ public final class EasyHandle {
     /// proxy's, say) rather than the raw socket. Same contract as `Socket.read`: CURLE_AGAIN is
     /// `.wouldBlock`, zero bytes is `.eof`, a failure throws its code.
     /// - SeeAlso: curl_easy_recv(3)
-    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(CurlCode) -> IOResult {
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(CurlCode) -> IOResult {
         var n = 0
         let code = curl_easy_recv(raw, buffer.baseAddress, buffer.count, &n)
         switch code.rawValue {
@@ -174,7 +202,7 @@ public final class EasyHandle {
 
     /// Writes to a `CONNECT_ONLY` connection through libcurl; the contract of `Socket.write`.
     /// - SeeAlso: curl_easy_send(3)
-    public func send(_ bytes: UnsafeRawBufferPointer) throws(CurlCode) -> IOResult {
+    func send(_ bytes: UnsafeRawBufferPointer) throws(CurlCode) -> IOResult {
         var n = 0
         let code = curl_easy_send(raw, bytes.baseAddress, bytes.count, &n)
         switch code.rawValue {
@@ -209,9 +237,10 @@ public final class EasyHandle {
     /// Clears the error buffer (before a handle is reused for a retry).
     public func resetError() { errorBuffer.pointee = 0 }
 
-    /// Pauses or resumes both directions. May call the write callback synchronously with held data.
+    /// Pauses or resumes both directions. May call the write callback synchronously with held data: only
+    /// `MultiDriver.pause` calls it, counting it as inside libcurl.
     @discardableResult
-    public func pause(receive: Bool, send: Bool) -> CurlCode {
+    func pause(receive: Bool, send: Bool) -> CurlCode {
         var bits: Int32 = 0
         if receive { bits |= CURLPAUSE_RECV }
         if send { bits |= CURLPAUSE_SEND }
@@ -250,21 +279,27 @@ public final class EasyHandlePool {
 
     public init(capacity: Int) { self.capacity = capacity }
 
-    func take() -> EasyHandle? { free.popLast() }
+    func take() -> EasyHandle? {
+        guard let h = free.popLast() else { return nil }
+        h.phase = .configured
+        return h
+    }
 
-    /// Takes back a handle that left its multi: reset for reuse, or closed when the pool is full.
-    public func give(_ h: EasyHandle) {
+    /// Takes back a handle that left its multi, off libcurl's stack (`MultiDriver.recycle` calls this when
+    /// that holds): reset for reuse, or closed when the pool is full.
+    func give(_ h: EasyHandle) {
         if free.count < capacity {
             h.reset()
+            h.phase = .pooled
             free.append(h)
         } else {
-            h.close()
+            h.closeHandle()
         }
     }
 
     /// Closes every pooled handle.
     public func close() {
-        for h in free { h.close() }
+        for h in free { h.closeHandle() }
         free = []
     }
 }

@@ -6,6 +6,30 @@ import SwproxyLoop
 /// which sockets to watch (`CURLMOPT_SOCKETFUNCTION`) and when to call back (`CURLMOPT_TIMERFUNCTION`),
 /// the loop tells libcurl what happened. After each action, finished transfers are collected.
 /// - SeeAlso: curl_multi_socket_action(3), curl's docs/examples/ephiperfifo.c
+///
+/// ## The lifecycle of an easy handle is enforced here
+///
+/// An `EasyHandle` is in exactly one `EasyHandle.Phase`, and only this driver (with its pool) moves it:
+///
+///     pooled ─take─▶ configured ─add─▶ added ─done─▶ completing ─▶ configured ─recycle─▶ pooled
+///                         ▲              │ (running, paused, kept)    │ (retry: add again)
+///                         │              └─cancel─▶ cancelling ─▶ closed ◀─close/cancel─┘
+///
+/// **The rule: no handle is removed, reset, pooled or freed while libcurl is on the stack.** "On the stack"
+/// means inside any call into libcurl that can run a transfer's callbacks: `curl_multi_socket_action` and the
+/// completion loop after it, `curl_easy_pause` (which re-delivers held body data synchronously, inside the
+/// call) and `curl_easy_send`/`curl_easy_recv`. Every such call goes through `insideLibcurl`, which counts
+/// its depth. A `cancel` or `recycle` at depth > 0 detaches the owner at once (no later callback reaches it)
+/// and queues the handle; the queue is worked off when the outermost call returns, before anything else runs.
+///
+/// The abort crash (a client vanishing mid-download) was this rule broken: the driver counted only its own
+/// `curl_multi_socket_action` calls. `Transfer.resumeReceive` called `curl_easy_pause` directly; the held body
+/// was re-delivered inside it, the write to the vanished client failed, the connection closed and cancelled
+/// its transfer, and `cancel` (seeing depth 0) removed and freed the handle on the spot. `curl_easy_pause`
+/// then went on with the freed handle (its error buffer was the first write ASan saw), corrupting the heap.
+///
+/// Illegal moves (adding an added handle, closing one libcurl still has) are refused: a precondition failure
+/// in debug builds, a no-op with a line on stderr in release builds.
 public final class MultiDriver {
     public let loop: EventLoop
     let multi: UnsafeMutableRawPointer
@@ -21,8 +45,11 @@ public final class MultiDriver {
     private var timer: TimerID?
     private var timerDeadline: UInt64 = 0
     private var kickPending = false
-    /// > 0 while inside curl_multi_socket_action and the completion processing after it.
-    private var actionDepth = 0
+    /// > 0 while inside a libcurl call that can run callbacks (`insideLibcurl`).
+    private var libcurlDepth = 0
+    /// Handles let go of while libcurl was on the stack (phase `retired`): removed from the multi if they are
+    /// in it, then closed or pooled, when it returns.
+    private var retired: [(transfer: Transfer, inMulti: Bool, pool: EasyHandlePool?)] = []
     private var closed = false
 
     public init(loop: EventLoop) {
@@ -66,11 +93,17 @@ public final class MultiDriver {
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, on ? Int(CURLPIPE_MULTIPLEX) : 0)
     }
 
-    /// Starts a transfer. Its delegate hears `transferCompleted` exactly once unless it is cancelled.
+    /// Starts a transfer (or restarts a finished one, for a retry). Its delegate hears `transferCompleted`
+    /// exactly once unless it is cancelled.
     @discardableResult
     public func add(_ transfer: Transfer) -> CurlCode {
         precondition(!closed)
-        let h = transfer.easy.raw
+        let easy = transfer.easy
+        guard easy.phase == .configured || easy.phase == .completing else {
+            lifecycleViolation("add of a handle that is \(easy.phase)")
+            return .badFunctionArgument
+        }
+        let h = easy.raw
         // The connection keeps the callback and its data beyond this transfer: the data is the driver.
         _ = ccurl_easy_setopt_ptr(h, CURLOPT_CLOSESOCKETDATA, Unmanaged.passUnretained(self).toOpaque())
         _ = ccurl_easy_setopt_closesocket_cb(h) { clientp, fd in
@@ -78,34 +111,87 @@ public final class MultiDriver {
         }
         let r = curl_multi_add_handle(multi, h)
         guard r == CURLM_OK else { return .failedInit }
-        transfers[transfer.easy.raw] = transfer
+        easy.phase = .added
+        transfers[h] = transfer
         transfer.driver = self
         return .ok
     }
 
-    /// Takes a transfer out without a completion event (its owner gave up on it) and closes its easy handle.
-    /// Safe from inside libcurl callbacks: the delegate is detached at once (later callbacks for it fail the
-    /// transfer), and the removal and cleanup wait for the end of the current action, since libcurl must not
-    /// have a handle removed from under its own callback.
+    /// The owner gives up on a transfer: no completion event, and no later callback of it reaches the old
+    /// delegate. The handle is removed from the multi and closed now, or, while libcurl is on the stack
+    /// (this may be called from any of the transfer's callbacks, or another's), as soon as libcurl returns.
     public func cancel(_ transfer: Transfer) {
+        retire(transfer, into: nil)
+    }
+
+    /// The owner is done with a finished transfer: its handle goes back to `pool` (reset there) once libcurl
+    /// is off the stack. A transfer still running is cancelled instead, and its handle closed.
+    public func recycle(_ transfer: Transfer, into pool: EasyHandlePool) {
+        retire(transfer, into: pool)
+    }
+
+    private func retire(_ transfer: Transfer, into pool: EasyHandlePool?) {
         transfer.delegate = nil
-        let wasActive = transfers.removeValue(forKey: transfer.easy.raw) != nil
-        transfer.driver = nil
-        let remove = { [multi] in
-            if wasActive { _ = curl_multi_remove_handle(multi, transfer.easy.raw) }
-            transfer.easy.close()
-        }
-        if actionDepth > 0 {
-            loop.deferToNextTurn { [weak self] in
-                guard let self, !self.closed else {
-                    transfer.easy.close()
-                    return
-                }
-                remove()
+        let easy = transfer.easy
+        switch easy.phase {
+        case .closed, .pooled, .retired:
+            return  // already let go of: cancel is idempotent
+        case .added:
+            transfers.removeValue(forKey: easy.raw)
+            transfer.driver = nil
+            if libcurlDepth > 0 {
+                easy.phase = .retired
+                retired.append((transfer, true, nil))
+            } else {
+                insideLibcurl { _ = curl_multi_remove_handle(multi, easy.raw) }
+                easy.closeHandle()
             }
-        } else {
-            remove()
+        case .configured, .completing:
+            // Not in the multi; inside the completion loop it is still not reset or pooled under libcurl.
+            if libcurlDepth > 0 {
+                easy.phase = .retired
+                retired.append((transfer, false, pool))
+            } else if let pool {
+                pool.give(easy)
+            } else {
+                easy.closeHandle()
+            }
         }
+    }
+
+    /// Runs a call into libcurl that may call a transfer's callbacks; handles let go of meanwhile are
+    /// released when the outermost such call returns.
+    @inline(__always)
+    func insideLibcurl<R, E: Error>(_ call: () throws(E) -> R) throws(E) -> R {
+        libcurlDepth += 1
+        defer {
+            libcurlDepth -= 1
+            if libcurlDepth == 0 && !retired.isEmpty { releaseRetired() }
+        }
+        return try call()
+    }
+
+    /// Removes, then closes or pools, what was let go of while libcurl was on the stack. Removing can run
+    /// callbacks too (socket and close-socket ones), so it runs at depth 1, and handles retired meanwhile are
+    /// taken in the next round.
+    private func releaseRetired() {
+        libcurlDepth += 1
+        while !retired.isEmpty {
+            let batch = retired
+            retired = []
+            for (t, inMulti, pool) in batch {
+                if inMulti { _ = curl_multi_remove_handle(multi, t.easy.raw) }
+                if let pool { pool.give(t.easy) } else { t.easy.closeHandle() }
+            }
+        }
+        libcurlDepth -= 1
+    }
+
+    /// Pauses or resumes both directions of a transfer in this multi (`curl_easy_pause`). Resuming
+    /// re-delivers held data inside the call: it counts as inside libcurl. A no-op for a handle that left.
+    func pause(_ transfer: Transfer, receive: Bool, send: Bool) {
+        guard transfer.easy.phase == .added, transfer.driver === self else { return }
+        insideLibcurl { transfer.easy.pause(receive: receive, send: send) }
     }
 
     /// Keeps a finished transfer in the multi (CONNECT_ONLY tunnels: removing it would close its socket).
@@ -124,13 +210,17 @@ public final class MultiDriver {
         }
     }
 
-    /// Removes every transfer, clears libcurl's callbacks, then cleans the multi handle up.
+    /// Removes every transfer (their handles go back to `configured`, for their owners to close), clears
+    /// libcurl's callbacks, then cleans the multi handle up.
     public func close() {
         guard !closed else { return }
+        precondition(libcurlDepth == 0, "MultiDriver.close() from inside libcurl")
+        releaseRetired()
         closed = true
         for (raw, t) in transfers {
             t.driver = nil
             _ = curl_multi_remove_handle(multi, raw)
+            t.easy.phase = .configured
         }
         transfers = [:]
         // curl may call these during cleanup; they must not reach a half-torn-down driver.
@@ -231,11 +321,11 @@ public final class MultiDriver {
     // MARK: loop → libcurl
 
     private func action(_ fd: Int32, _ mask: Int32) {
-        actionDepth += 1
-        defer { actionDepth -= 1 }
-        var running: Int32 = 0
-        _ = curl_multi_socket_action(multi, fd, mask, &running)
-        collectCompletions()
+        insideLibcurl {
+            var running: Int32 = 0
+            _ = curl_multi_socket_action(multi, fd, mask, &running)
+            collectCompletions()
+        }
     }
 
     private func collectCompletions() {
@@ -244,12 +334,23 @@ public final class MultiDriver {
             guard msg.pointee.msg == CURLMSG_DONE, let raw = msg.pointee.easy_handle else { continue }
             let code = CurlCode(msg.pointee.data.result)
             guard let t = transfers[raw] else { continue }
-            if !t.keepAfterCompletion {
-                transfers.removeValue(forKey: raw)
-                t.driver = nil
-                _ = curl_multi_remove_handle(multi, raw)
+            if t.keepAfterCompletion {
+                t.delegate?.transferCompleted(t, code)
+                continue
             }
+            transfers.removeValue(forKey: raw)
+            t.driver = nil
+            _ = curl_multi_remove_handle(multi, raw)
+            t.easy.phase = .completing
             t.delegate?.transferCompleted(t, code)
+            if t.easy.phase == .completing { t.easy.phase = .configured }
         }
     }
+}
+
+/// An illegal move of a handle's lifecycle: the caller's bug, stopped where it is made.
+func lifecycleViolation(_ what: String, file: StaticString = #fileID, line: UInt = #line) {
+    assertionFailure("easy handle lifecycle: \(what)", file: file, line: line)
+    let text = "swproxy: internal error: easy handle lifecycle: \(what) (ignored)\n"
+    _ = text.withCString { Glibc.write(2, $0, strlen($0)) }
 }

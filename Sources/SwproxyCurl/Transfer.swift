@@ -1,5 +1,6 @@
 internal import CCurl
 import Glibc
+import SwproxyLoop
 
 /// What the write path does with a piece of response body.
 public enum BodyDisposition {
@@ -109,7 +110,7 @@ public final class Transfer {
     /// Hands a finished transfer, with its easy handle configured as it is, to a new delegate: the caller
     /// changes what differs (the URL) and adds it again. The handle must have left its multi.
     public func reuse(delegate: TransferDelegate) {
-        precondition(driver == nil, "reuse of a transfer still on a multi handle")
+        precondition(driver == nil && easy.phase == .configured, "reuse of a transfer that is \(easy.phase)")
         self.delegate = delegate
         tag = 0
         receivePaused = false
@@ -185,19 +186,35 @@ public final class Transfer {
     }
 
     /// Resumes a transfer paused by `.pause` from the write path. libcurl re-delivers the held data
-    /// synchronously, inside this call: the delegate must be ready to be called re-entrantly.
+    /// synchronously, inside this call: the delegate must be ready to be called re-entrantly (and may cancel
+    /// the transfer from there: the driver frees the handle only after `curl_easy_pause` returned).
     public func resumeReceive() {
         guard receivePaused else { return }
         receivePaused = false
-        easy.pause(receive: false, send: sendPaused)
-        driver?.kick()
+        guard let d = driver else { return }
+        d.pause(self, receive: false, send: sendPaused)
+        d.kick()
     }
 
     /// Resumes a transfer whose read callback answered `.pause`.
     public func resumeSend() {
         guard sendPaused else { return }
         sendPaused = false
-        easy.pause(receive: receivePaused, send: false)
-        driver?.kick()
+        guard let d = driver else { return }
+        d.pause(self, receive: receivePaused, send: false)
+        d.kick()
+    }
+
+    /// Reads from a `CONNECT_ONLY` connection through libcurl (`EasyHandle.receive`), inside libcurl's
+    /// lifecycle rules.
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(CurlCode) -> IOResult {
+        guard let d = driver else { throw CurlCode.badFunctionArgument }
+        return try d.insideLibcurl { () throws(CurlCode) -> IOResult in try easy.receive(into: buffer) }
+    }
+
+    /// Writes to a `CONNECT_ONLY` connection through libcurl (`EasyHandle.send`).
+    public func send(_ bytes: UnsafeRawBufferPointer) throws(CurlCode) -> IOResult {
+        guard let d = driver else { throw CurlCode.badFunctionArgument }
+        return try d.insideLibcurl { () throws(CurlCode) -> IOResult in try easy.send(bytes) }
     }
 }

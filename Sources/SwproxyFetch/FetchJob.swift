@@ -390,9 +390,9 @@ final class FetchJob: TransferDelegate {
             if isPlain {
                 runner.givePlainTransfer(t)
             } else if let pool = runner.easyPool {
-                pool.give(t.easy)
+                runner.driver.recycle(t, into: pool)
             } else {
-                t.easy.close()
+                runner.driver.cancel(t)
             }
         }
         runner.finished(self, report)

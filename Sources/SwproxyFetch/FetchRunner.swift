@@ -169,7 +169,7 @@ public final class FetchRunner {
 
     func givePlainTransfer(_ t: Transfer) {
         if let pool = easyPool, plainTransfers.count >= pool.capacity {
-            t.easy.close()
+            driver.cancel(t)
         } else {
             plainTransfers.append(t)
         }

@@ -333,7 +333,7 @@ final class ProxyExchange: TransferDelegate {
         let upstream = t.easy.info(.primaryIP)
         let detail = t.easy.errorMessage(for: code)
         let refused = t.addressRefused
-        connection.worker.easyPool.give(t.easy)  // reset for the next request on this loop
+        connection.worker.driver.recycle(t, into: connection.worker.easyPool)  // for the next request on this loop
         transfer = nil
         cancelReadTimer()
         guard !finished else { return }

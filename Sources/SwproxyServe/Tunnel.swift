@@ -286,13 +286,13 @@ final class Tunnel: TransferDelegate {
     /// nil: the connection failed.
     private func writeUpstream(_ bytes: UnsafeRawBufferPointer) -> IOResult? {
         guard let t = viaLibcurl else { return try? Socket.write(upstreamFD, bytes) }
-        return try? t.easy.send(bytes)
+        return try? t.send(bytes)
     }
 
     /// nil: the connection failed.
     private func readUpstreamBytes(into buf: UnsafeMutableRawBufferPointer) -> IOResult? {
         guard let t = viaLibcurl else { return try? Socket.read(upstreamFD, into: buf) }
-        return try? t.easy.receive(into: buf)
+        return try? t.receive(into: buf)
     }
 
     // MARK: interest, idle, end
