@@ -154,8 +154,15 @@ final class Worker {
         }
     }
 
+    /// A connection closed itself. This can happen deep inside its own callbacks (a failed write to a vanished
+    /// client, from a relay or a libcurl write callback), whose frames go on using it and its exchange or tunnel
+    /// (they hold it `unowned`): the last reference is dropped on the next turn, once those frames returned,
+    /// not here. The same rule as `MultiDriver`'s for easy handles: nothing is freed while a caller is on the
+    /// stack.
     func connectionClosed(_ c: ClientConnection) {
-        connections.removeValue(forKey: ObjectIdentifier(c))
+        if let held = connections.removeValue(forKey: ObjectIdentifier(c)) {
+            loop.deferToNextTurn { withExtendedLifetime(held) {} }
+        }
         metrics.counters.add(Metrics.Slot.connectionsActive, -1)
         if draining && connections.isEmpty { loop.stop() }
         if acceptPaused { loop.deferToNextTurn { [weak self] in self?.resumeAccepting() } }
