@@ -13,7 +13,7 @@ SERVE_ARGS ?=
 SHELL := /bin/bash
 export SWIFT_BACKTRACE ?= enable=no
 
-.PHONY: all build static-cxx debug deps deps-build test unit integration serve install uninstall clean fetch-bench serve-bench man completions fuzz
+.PHONY: all build static-cxx debug deps deps-build test unit integration asan asan-test soak aborts serve install uninstall clean fetch-bench serve-bench man completions fuzz
 
 all: build
 
@@ -63,8 +63,36 @@ deps:
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
-	SWPROXY_BIN=$(CURDIR)/$(DEBUG_BIN) python3 -m pytest -q -p no:cacheprovider Tests/integration
+	SWPROXY_BIN=$(CURDIR)/$(DEBUG_BIN) python3 -m pytest -q -p no:cacheprovider Tests/integration \
+	  --ignore=Tests/integration/faults
+	$(MAKE) --no-print-directory asan-test
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60
+
+# AddressSanitizer: the binary and the unit tests built with -sanitize=address (debug) in .build-asan. The
+# fault-path tests (Tests/integration/faults: aborted downloads, the chaos test, fetch's interrupted and cut
+# transfers) and the failure and safety suites run on that binary: a memory error is a report and a failure,
+# not a quiet heap corruption. ASan's own stack trace replaces Swift's backtracer, which trips ASan.
+ASAN_DIR := .build-asan
+ASAN_BIN := $(ASAN_DIR)/debug/swproxy
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=0:handle_abort=1:halt_on_error=1 SWIFT_BACKTRACE=enable=no
+ASAN_SUITES := Tests/integration/faults Tests/integration/test_serve_failures.py Tests/integration/test_safety.py
+asan: deps-build
+	$(SWIFT) build --build-tests --scratch-path $(ASAN_DIR) -Xswiftc -sanitize=address
+
+asan-test: deps asan
+	$(ASAN_ENV) $(SWIFT) test --skip-build --scratch-path $(ASAN_DIR)
+	$(ASAN_ENV) SWPROXY_BIN=$(CURDIR)/$(ASAN_BIN) python3 -m pytest -q -p no:cacheprovider $(ASAN_SUITES)
+
+# A mixed, faulty load through one release-build proxy for SOAK_SECONDS (default 600), sampling its
+# descriptors and memory every 5 s (bench/soak.sh; results in bench/RESULTS.md).
+SOAK_SECONDS ?= 600
+soak: deps build
+	SOAK_SECONDS=$(SOAK_SECONDS) SKIP_BUILD=1 bash bench/soak.sh
+
+# The abort crash's loop at scale: ABORTS aborted 10 MiB downloads, 8 clients at once, per thread count.
+ABORTS ?= 10000
+aborts: deps build
+	ABORTS=$(ABORTS) SKIP_BUILD=1 bash bench/aborts.sh
 
 unit: deps-build
 	$(SWIFT) build --build-tests

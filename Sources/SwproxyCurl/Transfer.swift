@@ -26,9 +26,10 @@ public enum DebugKind: Int {
     case text = 0, headerIn, headerOut, dataIn, dataOut, sslDataIn, sslDataOut
 }
 
-/// Receives one transfer's events, on the loop's thread, from inside `curl_multi_socket_action`: do not add
-/// or remove handles from these callbacks (except `transferCompleted`, which runs after the handle left the
-/// multi).
+/// Receives one transfer's events, on the loop's thread, from inside libcurl (`curl_multi_socket_action`,
+/// or `curl_easy_pause` re-delivering held data). Any of them may cancel this or another transfer through
+/// its `MultiDriver`: the driver frees nothing until libcurl returned. `transferCompleted` runs after the
+/// handle left the multi (unless kept), and may add it again (a retry) or recycle it.
 public protocol TransferDelegate: AnyObject {
     /// One header line, CRLF included: status lines of every response (1xx, redirects) and their fields.
     func transferReceivedHeader(_ transfer: Transfer, _ line: UnsafeRawBufferPointer) -> Bool

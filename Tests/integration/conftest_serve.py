@@ -11,9 +11,13 @@ from conftest import free_port, wait_port
 
 
 class Proxy:
+    # Swift's own backtracer on a crash; the fault tests turn it off (it reads the crashed thread's stack,
+    # which AddressSanitizer reports as an error of its own) and let ASan print the stack instead.
+    backtrace = "enable=yes,interactive=no"
+
     def __init__(self, binary, *args, port=None):
         self.port = port or free_port()
-        env = dict(os.environ, SWIFT_BACKTRACE="enable=yes,interactive=no")
+        env = dict(os.environ, SWIFT_BACKTRACE=self.backtrace)
         for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
             env.pop(k, None)
         self.log_path = f"/tmp/swproxy-test-{self.port}.log"
