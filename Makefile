@@ -75,7 +75,9 @@ test: deps
 ASAN_DIR := .build-asan
 ASAN_BIN := $(ASAN_DIR)/debug/swproxy
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=0:handle_abort=1:halt_on_error=1 SWIFT_BACKTRACE=enable=no
-ASAN_SUITES := Tests/integration/faults Tests/integration/test_serve_failures.py Tests/integration/test_safety.py
+# The memory-bound test is left to the normal build: ASan's shadow memory and quarantine inflate RSS.
+ASAN_SUITES := Tests/integration/faults Tests/integration/test_serve_failures.py Tests/integration/test_safety.py \
+  --deselect Tests/integration/test_serve_failures.py::test_upload_to_a_slow_origin_stays_bounded
 asan: deps-build
 	$(SWIFT) build --build-tests --scratch-path $(ASAN_DIR) -Xswiftc -sanitize=address
 
