@@ -23,7 +23,6 @@ import random
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,9 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "Tests", "integration", "faults"))
-from chaos_origin import ChaosOrigin, EchoServer, payload  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "Tests", "integration"))
+from chaos_origin import ChaosOrigin, EchoServer, payload, read_all, vanish  # noqa: E402
+from conftest import free_port, wait_port  # noqa: E402
 
 BIN = os.environ["SWPROXY_BIN"]
 SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
@@ -41,25 +42,6 @@ THREADS = os.environ.get("PROXY_THREADS", str(os.cpu_count() or 2))
 OUT = os.environ.get("OUT", os.path.join(ROOT, "bench", "out", "soak"))
 IDLE = 5.0
 NGINX_KEEPALIVE = 1
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def fds(pid):
@@ -82,15 +64,6 @@ class Counter:
     def add(self, k, v=1):
         with self.lock:
             self.n[k] = self.n.get(k, 0) + v
-
-
-def vanish(s, rst):
-    try:
-        if rst:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        s.close()
-    except OSError:
-        pass
 
 
 def main():
@@ -145,12 +118,7 @@ http {{ access_log off; keepalive_timeout {NGINX_KEEPALIVE}s; keepalive_requests
         """A plain request on a fresh connection to an origin that closes: its answer's bytes."""
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         s.sendall(b"GET http://127.0.0.1:%d/ok/54321 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % chaos.port)
-        data = b""
-        while True:
-            c = s.recv(65536)
-            if not c:
-                break
-            data += c
+        data = read_all(s)
         s.close()
         return data
 

@@ -35,11 +35,35 @@ def payload(n, seed=""):
 
 def rst_close(s):
     """Close with RST instead of FIN (SO_LINGER 0)."""
+    vanish(s, rst=True)
+
+
+def vanish(s, rst):
+    """A peer goes away: RST (SO_LINGER 0) or FIN; errors from a socket already gone are ignored."""
     try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if rst:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
     except OSError:
         pass
-    s.close()
+
+
+def send_quietly(s, data):
+    """Sends what the peer still takes; a peer that closed meanwhile is not an error here."""
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+
+
+def read_all(s):
+    """Everything until the peer closes."""
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
 
 
 class ThreadedTCP:

@@ -8,11 +8,11 @@ CHAOS_SEED=N replays a run; the seed is printed, and named in every failure."""
 import os
 import random
 import socket
-import struct
 import threading
 import time
 
-from chaos_origin import payload
+from chaos_origin import payload, read_all, send_quietly
+from chaos_origin import vanish as close_peer
 from fault_fixtures import chaos_origin, echo_server, fault_proxy, ws_server  # noqa: F401 (fixtures)
 
 SEED = int(os.environ.get("CHAOS_SEED", str(random.SystemRandom().randrange(1 << 32))))
@@ -24,12 +24,7 @@ IDLE = 2.0
 
 def vanish(s, rng):
     """The client goes away: FIN (close) or RST (SO_LINGER 0), at random."""
-    try:
-        if rng.random() < 0.5:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        s.close()
-    except OSError:
-        pass
+    close_peer(s, rst=rng.random() < 0.5)
 
 
 def connect(port):
@@ -93,10 +88,7 @@ class Chaos:
             body = b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + 9000]), data[i:i + 9000])
                             for i in range(0, size, 9000)) + b"0\r\n\r\n"
         s = connect(self.proxy.port)
-        try:
-            s.sendall(head + body[:rng.randrange(0, len(body))])
-        except OSError:
-            pass
+        send_quietly(s, head + body[:rng.randrange(0, len(body))])
         vanish(s, rng)
 
     def vanish_in_response(self, rng):
@@ -128,10 +120,7 @@ class Chaos:
         s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (self.echo.port, self.echo.port))
         if rng.random() < 0.7:
             read_some(s, rng.randrange(1, 60))
-            try:
-                s.sendall(payload(rng.choice([10, 50000, 400000]), "t"))
-            except OSError:
-                pass
+            send_quietly(s, payload(rng.choice([10, 50000, 400000]), "t"))
             read_some(s, rng.randrange(0, 100000))
         vanish(s, rng)
 
@@ -142,10 +131,7 @@ class Chaos:
                   b"Sec-WebSocket-Version: 13\r\n\r\n" % (self.ws.port, self.ws.port))
         read_some(s, rng.randrange(0, 200))
         if rng.random() < 0.6:
-            try:
-                s.sendall(payload(rng.choice([5, 30000, 300000]), "ws"))
-            except OSError:
-                pass
+            send_quietly(s, payload(rng.choice([5, 30000, 300000]), "ws"))
             read_some(s, rng.randrange(0, 50000))
         vanish(s, rng)
 
@@ -157,12 +143,7 @@ class Chaos:
         s = connect(self.proxy.port)
         s.settimeout(20)
         s.sendall(get_head(self.origin.port, path, b"Connection: close\r\n"))
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_all(s)
         s.close()
         head, _, body = data.partition(b"\r\n\r\n")
         if chunked:
@@ -211,12 +192,7 @@ def control(proxy_port, origin_port):
     s = connect(proxy_port)
     s.settimeout(10)
     s.sendall(get_head(origin_port, "/ok/54321", b"Connection: close\r\n"))
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = read_all(s)
     s.close()
     return data
 
