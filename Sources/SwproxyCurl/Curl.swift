@@ -1,4 +1,5 @@
 internal import CCurl
+import Glibc
 
 /// Process-wide libcurl set-up, done once before the first handle (curl_global_init is not thread-safe,
 /// a Swift `static let` initialiser is).
@@ -82,4 +83,14 @@ public struct CurlVersion: Sendable {
 extension CurlGlobal {
     /// Initialises libcurl before threads start (curl_global_init is not thread-safe on every build).
     public static func initialise() { ensure() }
+}
+
+/// libcurl's date parser (`curl_getdate`): RFC 822/850/1123 dates, ISO 8601-ish forms, relative to now.
+public enum CurlDate {
+    /// Seconds since the epoch, or nil when the text is no date libcurl knows.
+    public static func parse(_ text: String) -> Int64? {
+        var now = time(nil)
+        let t = curl_getdate(text, &now)
+        return t == -1 ? nil : Int64(t)
+    }
 }

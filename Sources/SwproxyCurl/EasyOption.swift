@@ -31,6 +31,12 @@ extension EasyOption where Value == String {
     public static var protocolsString: Self { .init(CURLOPT_PROTOCOLS_STR) }
     public static var redirectProtocolsString: Self { .init(CURLOPT_REDIR_PROTOCOLS_STR) }
     public static var defaultProtocol: Self { .init(CURLOPT_DEFAULT_PROTOCOL) }
+    public static var proxyUserPassword: Self { .init(CURLOPT_PROXYUSERPWD) }
+    public static var netrcFile: Self { .init(CURLOPT_NETRC_FILE) }
+    public static var hsts: Self { .init(CURLOPT_HSTS) }
+    public static var altSvc: Self { .init(CURLOPT_ALTSVC) }
+    public static var preProxy: Self { .init(CURLOPT_PRE_PROXY) }
+    public static var xoauth2Bearer: Self { .init(CURLOPT_XOAUTH2_BEARER) }
 }
 
 extension EasyOption where Value == Int {
@@ -47,6 +53,13 @@ extension EasyOption where Value == Int {
     public static var httpAuth: Self { .init(CURLOPT_HTTPAUTH) }
     public static var proxyType: Self { .init(CURLOPT_PROXYTYPE) }
     public static var expect100TimeoutMilliseconds: Self { .init(CURLOPT_EXPECT_100_TIMEOUT_MS) }
+    public static var proxyAuth: Self { .init(CURLOPT_PROXYAUTH) }
+    public static var headerOptions: Self { .init(CURLOPT_HEADEROPT) }
+    public static var timeCondition: Self { .init(CURLOPT_TIMECONDITION) }
+    public static var netrc: Self { .init(CURLOPT_NETRC) }
+    public static var hstsControl: Self { .init(CURLOPT_HSTS_CTRL) }
+    public static var altSvcControl: Self { .init(CURLOPT_ALTSVC_CTRL) }
+    public static var proxySSLVerifyHost: Self { .init(CURLOPT_PROXY_SSL_VERIFYHOST) }
 }
 
 extension EasyOption where Value == Bool {
@@ -71,6 +84,12 @@ extension EasyOption where Value == Bool {
     public static var unrestrictedAuth: Self { .init(CURLOPT_UNRESTRICTED_AUTH) }
     public static var suppressConnectHeaders: Self { .init(CURLOPT_SUPPRESS_CONNECT_HEADERS) }
     public static var pipeWait: Self { .init(CURLOPT_PIPEWAIT) }
+    public static var transferEncoding: Self { .init(CURLOPT_TRANSFER_ENCODING) }
+    public static var http09Allowed: Self { .init(CURLOPT_HTTP09_ALLOWED) }
+    public static var haproxyProtocol: Self { .init(CURLOPT_HAPROXYPROTOCOL) }
+    public static var proxySSLVerifyPeer: Self { .init(CURLOPT_PROXY_SSL_VERIFYPEER) }
+    public static var ignoreContentLength: Self { .init(CURLOPT_IGNORE_CONTENT_LENGTH) }
+    public static var disallowUsernameInURL: Self { .init(CURLOPT_DISALLOW_USERNAME_IN_URL) }
 }
 
 extension EasyOption where Value == Int64 {
@@ -80,6 +99,7 @@ extension EasyOption where Value == Int64 {
     public static var maxFileSize: Self { .init(CURLOPT_MAXFILESIZE_LARGE) }
     public static var maxRecvSpeed: Self { .init(CURLOPT_MAX_RECV_SPEED_LARGE) }
     public static var maxSendSpeed: Self { .init(CURLOPT_MAX_SEND_SPEED_LARGE) }
+    public static var timeValue: Self { .init(CURLOPT_TIMEVALUE_LARGE) }
 }
 
 extension EasyOption where Value == [String] {

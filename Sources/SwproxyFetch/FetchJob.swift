@@ -1,5 +1,6 @@
 import Glibc
 import SwproxyCurl
+import SwproxyLoop
 
 /// One URL of a fetch: configures its easy handle, takes its header, body and upload events, and decides at
 /// the end between success, a retry (curl's rules) and failure.
@@ -51,7 +52,12 @@ final class FetchJob: TransferDelegate {
         }
     }
 
-    static let defaultUserAgent = "swproxy/\(ProductVersion.string)"
+    /// `swproxy/VERSION`, or `$SWPROXY_USER_AGENT` when set (curl's own test suite runs fetch with curl's
+    /// default there); `-A`, `-H 'User-Agent: ...'` and config files override either.
+    static let defaultUserAgent: String = {
+        if let e = getenv("SWPROXY_USER_AGENT") { return String(cString: e) }
+        return "swproxy/\(ProductVersion.string)"
+    }()
 
     /// Builds the easy handle. Returns a plan-time failure (unreadable upload file) instead of a transfer.
     func prepare() -> FetchError? {
@@ -70,8 +76,8 @@ final class FetchJob: TransferDelegate {
         }
         let easy = EasyHandle.make(from: runner.easyPool)
         transfer = Transfer(
-            easy: easy, delegate: self, upload: item.uploadFile != nil, debug: o.verbose,
-            headers: runner.detailedReports || o.include || o.head)
+            easy: easy, delegate: self, upload: item.uploadFile != nil, debug: runner.trace != nil,
+            headers: runner.detailedReports || o.include || o.head || o.curl.dumpHeader != nil)
         easy.set(.url, item.url)
         easy.set(.defaultProtocol, "http")
         easy.set(.bufferSize, 102_400)
@@ -86,7 +92,9 @@ final class FetchJob: TransferDelegate {
         if let body = ov.body {
             easy.setPostBody(body)
         } else if r.getWithData {
-            easy.set(.httpGet, true)
+            // -G -I: the data goes into the URL and the request stays a HEAD (CURLOPT_HTTPGET would
+            // turn it back into a GET, whose body then never came: a hang).
+            if !r.noBody { easy.set(.httpGet, true) }
         } else if let body = r.body {
             easy.setPostBody(body)
         }
@@ -127,12 +135,77 @@ final class FetchJob: TransferDelegate {
         easy.set(.httpVersion, (o.httpVersion ?? .v2TLS).rawValue)
         if let t = ov.connectTimeout ?? o.connectTimeout { easy.set(.connectTimeoutMilliseconds, max(1, Int(t * 1000))) }
         if let t = ov.maxTime ?? o.maxTime { easy.set(.timeoutMilliseconds, max(1, Int(t * 1000))) }
+        FetchJob.apply(o.curl, to: easy)
         if o.continueAuto, let f = file {
             easy.set(.resumeFrom, LocalFiles.regularFileSize(f.path) ?? 0)
         } else if let at = o.continueAt {
             easy.set(.resumeFrom, at)
         }
         return nil
+    }
+
+    /// The settings curl's options of `CurlSettings` map to, one libcurl option each.
+    static func apply(_ c: CurlSettings, to easy: EasyHandle) {
+        if let a = c.httpAuth { easy.set(.httpAuth, a) }
+        if let u = c.proxyUser { easy.set(.proxyUserPassword, u) }
+        if let a = c.proxyAuth { easy.set(.proxyAuth, a) }
+        if c.proxyTunnel { easy.set(.httpProxyTunnel, true) }
+        if !c.proxyHeaders.isEmpty {
+            easy.set(.proxyHeader, c.proxyHeaders)
+            easy.set(.headerOptions, 1)  // CURLHEADER_SEPARATE: these go to the proxy only
+        }
+        if let t = c.proxyType { easy.set(.proxyType, t) }
+        if !c.resolve.isEmpty { easy.set(.resolve, c.resolve) }
+        if !c.connectTo.isEmpty { easy.set(.connectTo, c.connectTo) }
+        if let i = c.interface { easy.set(.interface, i) }
+        if let r = c.ipResolve { easy.set(.ipResolve, r) }
+        if let r = c.range { easy.set(.range, r) }
+        if let (kind, time) = c.timeCondition, kind != 0 {
+            easy.set(.timeCondition, kind)
+            easy.set(.timeValue, time)
+        }
+        if let n = c.netrc { easy.set(.netrc, n) }
+        if let f = c.netrcFile { easy.set(.netrcFile, f) }
+        if c.transferEncoding { easy.set(.transferEncoding, true) }
+        if c.postRedirect != 0 { easy.set(.postRedirect, c.postRedirect) }
+        if c.http09 { easy.set(.http09Allowed, true) }
+        if let r = c.limitRate {
+            easy.set(.maxRecvSpeed, r)
+            easy.set(.maxSendSpeed, r)
+        }
+        if c.locationTrusted {
+            easy.set(.followLocation, true)
+            easy.set(.unrestrictedAuth, true)
+        }
+        if let t = c.requestTarget { easy.set(.requestTarget, t) }
+        if c.raw {
+            easy.set(.httpContentDecoding, false)
+            easy.set(.httpTransferDecoding, false)
+        }
+        if let m = c.maxFileSize { easy.set(.maxFileSize, m) }
+        if let f = c.hstsFile {
+            easy.set(.hsts, f)
+            easy.set(.hstsControl, 1)  // CURLHSTS_ENABLE
+        }
+        if let f = c.altSvcFile {
+            easy.set(.altSvc, f)
+            easy.set(.altSvcControl, 8 | 16 | 32)  // CURLALTSVC_H1 | _H2 | _H3, as curl sets them
+        }
+        if c.haproxyProtocol { easy.set(.haproxyProtocol, true) }
+        if let u = c.unixSocket { easy.set(.unixSocketPath, u) }
+        if c.pathAsIs { easy.set(.pathAsIs, true) }
+        if c.suppressConnectHeaders { easy.set(.suppressConnectHeaders, true) }
+        if c.proxyInsecure {
+            easy.set(.proxySSLVerifyPeer, false)
+            easy.set(.proxySSLVerifyHost, 0)
+        }
+        if let p = c.preProxy { easy.set(.preProxy, p) }
+        if let b = c.oauth2Bearer {
+            easy.set(.xoauth2Bearer, b)
+            easy.set(.httpAuth, (c.httpAuth ?? 0) | 64)  // CURLAUTH_BEARER, added to what was chosen (as curl)
+        }
+        if c.ignoreContentLength { easy.set(.ignoreContentLength, true) }
+        if c.disallowUsernameInURL { easy.set(.disallowUsernameInURL, true) }
     }
 
     // MARK: transfer events
@@ -158,6 +231,14 @@ final class FetchJob: TransferDelegate {
                     let name = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<colon]), as: UTF8.self)
                     headers.append((name, value))
                 }
+            }
+        }
+        if let d = runner.options.curl.dumpHeader {
+            if let fd = runner.headerDumpFD {
+                do { try Socket.writeAll(fd, line) } catch { return false }
+            } else if d == "-" {
+                wroteToStdout = true
+                if !runner.stdout.write(item.index, line) { return false }
             }
         }
         if runner.options.include || runner.options.head {
@@ -191,19 +272,7 @@ final class FetchJob: TransferDelegate {
     }
 
     func transferDebug(_ transfer: Transfer, kind: DebugKind, _ data: UnsafeRawBufferPointer) {
-        let text = String(decoding: data, as: UTF8.self)
-        switch kind {
-        case .text:
-            Console.write("* " + text + (text.hasSuffix("\n") ? "" : "\n"))
-        case .headerOut:
-            var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
-            if lines.last == "" { lines.removeLast() }
-            Console.write(lines.map { "> " + $0.replacingCR() + "\n" }.joined())
-        case .headerIn:
-            Console.write("< " + text.replacingCR() + (text.hasSuffix("\n") ? "" : "\n"))
-        default:
-            break
-        }
+        runner.trace?.write(kind, data)
     }
 
     private func output(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -288,7 +357,18 @@ final class FetchJob: TransferDelegate {
         if isHTTP {
             let after = transfer.easy.info(.retryAfter)
             if after > 0 {
-                if Double(after) > sleep { sleep = Double(after) }
+                // As curl: a Retry-After that would run past --retry-max-time ends the retries now.
+                if o.retryMaxTime > 0 {
+                    let elapsed = (Double(runner.loop.now - firstStart) / 1e9).rounded(.down)
+                    if elapsed + Double(after) > o.retryMaxTime {
+                        if !o.silent {
+                            Console.warning("The Retry-After: time would make this command line exceed the maximum "
+                                + "allowed time for retries.")
+                        }
+                        return nil
+                    }
+                }
+                sleep = Double(after)
                 // The server asked for a pause: nothing new to this host before then either.
                 runner.pauseHost(of: item, for: Double(after))
             }
@@ -312,7 +392,8 @@ final class FetchJob: TransferDelegate {
         }
         if runner.options.retryDelay <= 0 { retrySleep = min(retrySleep * 2, 600) }
         file?.reset()
-        if wroteToStdout { runner.stdout.discard(item.index) }
+        // What a failed attempt wrote to stdout stays there, as in curl (it cannot take back what a
+        // reader already has); files are cut back to where the attempt started.
         writeFailure = nil
         transfer.easy.resetError()
         if uploadFD > 0 { _ = lseek(uploadFD, 0, SEEK_SET) }
@@ -396,12 +477,5 @@ final class FetchJob: TransferDelegate {
             }
         }
         runner.finished(self, report)
-    }
-}
-
-extension StringProtocol {
-    /// The text without carriage returns (a CRLF is one `Character`, so filter scalars).
-    fileprivate func replacingCR() -> String {
-        String(String.UnicodeScalarView(unicodeScalars.filter { $0 != "\r" }))
     }
 }

@@ -1,3 +1,103 @@
+import SwproxyCurl
+/// curl options that map onto libcurl settings of each transfer (authentication, name resolution,
+/// conditions, proxies, limits), as curl(1) spells and means them.
+public struct CurlSettings: Sendable, Equatable {
+    /// CURLAUTH_* bits from `--basic`, `--digest`, `--ntlm`, `--negotiate` (added up), `--anyauth` (all).
+    public var httpAuth: Int?
+    public var proxyUser: String?
+    /// CURLAUTH_* bits from the `--proxy-basic` family.
+    public var proxyAuth: Int?
+    public var proxyTunnel = false
+    public var resolve: [String] = []
+    public var connectTo: [String] = []
+    public var range: String?
+    /// `-z`: CURL_TIMECOND_* and the time (seconds since the epoch).
+    public var timeCondition: (kind: Int, time: Int64)? {
+        get { timeCondKind.map { ($0, timeCondTime) } }
+        set {
+            timeCondKind = newValue?.kind
+            timeCondTime = newValue?.time ?? 0
+        }
+    }
+    public var timeCondKind: Int?
+    public var timeCondTime: Int64 = 0
+    /// CURL_NETRC_OPTIONAL (1) or _REQUIRED (2).
+    public var netrc: Int?
+    public var netrcFile: String?
+    public var transferEncoding = false
+    public var interface: String?
+    /// CURL_IPRESOLVE_V4 (1) or _V6 (2).
+    public var ipResolve: Int?
+    public var proxyHeaders: [String] = []
+    /// CURLPROXY_* from `--proxy1.0` and the `--socks` family (with the proxy they name).
+    public var proxyType: Int?
+    /// CURL_REDIR_POST_301/302/303 bits.
+    public var postRedirect = 0
+    public var http09 = false
+    /// Bytes per second, both directions (`--limit-rate`).
+    public var limitRate: Int64?
+    /// `-D FILE`: received header lines are written there (`-` stdout).
+    public var dumpHeader: String?
+    /// `--location-trusted`: follow redirects and send credentials to other hosts too.
+    public var locationTrusted = false
+    public var requestTarget: String?
+    /// `--raw`: no content or transfer decoding.
+    public var raw = false
+    public var maxFileSize: Int64?
+    public var hstsFile: String?
+    public var altSvcFile: String?
+    public var haproxyProtocol = false
+    public var unixSocket: String?
+    public var pathAsIs = false
+    public var suppressConnectHeaders = false
+    public var proxyInsecure = false
+    public var preProxy: String?
+    public var oauth2Bearer: String?
+    public var ignoreContentLength = false
+    public var disallowUsernameInURL = false
+
+    public init() {}
+}
+
+extension CurlSettings {
+    /// `-z`: `[+-=]DATE` or a file whose modification time is used; nil (with curl's warning) when it is
+    /// neither, which disables the condition.
+    public static func timeCondition(_ arg: String) -> (kind: Int, time: Int64)? {
+        var text = Substring(arg)
+        var kind = 1  // CURL_TIMECOND_IFMODSINCE
+        switch text.first {
+        case "+": text = text.dropFirst()
+        case "-": kind = 2; text = text.dropFirst()  // _IFUNMODSINCE
+        case "=": kind = 3; text = text.dropFirst()  // _LASTMOD
+        default: break
+        }
+        if let t = CurlDate.parse(String(text)) { return (kind, t) }
+        if let m = LocalFiles.modificationTime(String(text)) { return (kind, m) }
+        Console.warning("Illegal date format for -z, --time-cond (and not a file name). Disabling time condition. "
+            + "See curl_getdate(3) for valid date syntax.")
+        return nil
+    }
+
+    /// `--limit-rate`: bytes per second, with curl's k/m/g suffixes (powers of 1024); nil when malformed.
+    public static func speed(_ text: String) -> Int64? {
+        var digits = Substring(text)
+        var unit: Double = 1
+        switch digits.last {
+        case "k", "K": unit = 1024; digits = digits.dropLast()
+        case "m", "M": unit = 1024 * 1024; digits = digits.dropLast()
+        case "g", "G": unit = 1024 * 1024 * 1024; digits = digits.dropLast()
+        default: break
+        }
+        guard let n = Double(digits), n >= 0 else { return nil }
+        return Int64(n * unit)
+    }
+}
+
+/// The format of `--trace` (hex and ASCII) and `--trace-ascii`.
+public enum TraceStyle: Sendable, Equatable {
+    case binary, ascii
+}
+
 /// Everything `swproxy fetch` was asked to do, as plain values (the CLI fills it, the runner reads it).
 /// Names and meanings follow curl(1).
 public struct FetchOptions: Sendable, Equatable {
@@ -64,6 +164,21 @@ public struct FetchOptions: Sendable, Equatable {
     public var silent = false
     public var showError = false
     public var verbose = false
+    /// `--trace FILE` (hex and ASCII) or `--trace-ascii FILE`: the later one given wins, over `-v` too.
+    public var trace: (style: TraceStyle, path: String)? {
+        get { tracePath.map { (traceStyle, $0) } }
+        set {
+            tracePath = newValue?.path
+            traceStyle = newValue?.style ?? .ascii
+        }
+    }
+    public var tracePath: String?
+    public var traceStyle = TraceStyle.ascii
+    /// `--trace-time`: each trace or verbose line starts with the time of day.
+    public var traceTime = false
+    public var curl = CurlSettings()
+    /// `--stderr FILE`: what would go to stderr goes there instead (`-`: stdout).
+    public var stderrPath: String?
     public var fail = false
     public var failWithBody = false
     public var writeOut: String?

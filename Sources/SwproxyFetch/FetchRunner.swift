@@ -32,6 +32,10 @@ public final class FetchRunner {
     private var startScheduled = false
     private let report: Report?
     let progress: ProgressDisplay?
+    /// `-v`, `--trace`, `--trace-ascii`: libcurl's debug output in curl's format, for every transfer.
+    let trace: Trace?
+    /// `-D FILE`: one file for every transfer's header lines, as curl (nil: none, or `-D -` to stdout).
+    let headerDumpFD: Int32?
     /// Whether anything reads more of a finished transfer than its exit code, status and size (`-w`,
     /// `--report`, the progress display); if not, the response's header fields are not kept as strings and
     /// the 30-odd `curl_easy_getinfo` calls of a full report are skipped.
@@ -41,6 +45,16 @@ public final class FetchRunner {
     /// Runs the whole fetch and returns the process exit status.
     public static func run(_ options: FetchOptions) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        if let path = options.stderrPath {
+            // curl's --stderr: everything written to stderr from here on goes to FILE (or stdout).
+            let fd = path == "-" ? 1 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            if fd >= 0 {
+                dup2(fd, 2)
+                if fd != 1 { _ = Glibc.close(fd) }
+            } else {
+                Console.warning("Failed to open \(path): \(String(cString: strerror(errno)))")
+            }
+        }
         let plan: FetchPlan
         do {
             plan = try FetchPlan.build(options)
@@ -98,6 +112,20 @@ public final class FetchRunner {
             interval: options.rateInterval)
         report = try options.report.map { path throws(FetchError) in try Report(path: path) }
         progress = ProgressDisplay.make(options, total: plan.items.count)
+        if let d = options.curl.dumpHeader, d != "-" {
+            let fd = open(d, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                throw FetchError(.writeError, "Failed to open \(d): \(String(cString: strerror(errno)))")
+            }
+            headerDumpFD = fd
+        } else {
+            headerDumpFD = nil
+        }
+        if let t = options.trace {
+            trace = try Trace(style: t.style == .binary ? .binary : .ascii, path: t.path, time: options.traceTime)
+        } else {
+            trace = options.verbose ? try Trace(style: .plain, path: nil, time: options.traceTime) : nil
+        }
         detailedReports = plan.writeOut != nil || options.report != nil || progress != nil
         started = loop.now
     }
@@ -115,6 +143,8 @@ public final class FetchRunner {
         let seconds = Double(loop.now - started) / 1e9
         report?.summary(seconds: seconds)
         report?.close()
+        trace?.close()
+        if let fd = headerDumpFD { _ = Glibc.close(fd) }
         if options.exitSummary {
             return results.contains(where: { $0 != 0 }) ? 1 : 0
         }

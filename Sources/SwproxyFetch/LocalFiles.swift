@@ -29,6 +29,13 @@ final class LocalFiles {
         return Int64(st.st_size)
     }
 
+    /// Modification time of a file in seconds since the epoch, or nil when it does not exist.
+    static func modificationTime(_ path: String) -> Int64? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int64(st.st_mtim.tv_sec)
+    }
+
     /// Creates every missing directory above `path` (`--create-dirs`).
     static func createParentDirectories(_ path: String) -> Bool {
         var parts = path.split(separator: "/", omittingEmptySubsequences: false)

@@ -20,6 +20,7 @@ struct FetchCommand: ParsableCommand {
     @OptionGroup(title: "Output") var output: FetchOutputOptions
     @OptionGroup(title: "Transfer") var transfer: FetchTransferOptions
     @OptionGroup(title: "Connection") var connection: FetchConnectionOptions
+    @OptionGroup(title: "Authentication, names, conditions, limits (as curl)") var curl: FetchCurlOptions
 
     @Argument(help: "URLs to fetch; curl's globbing ([1-100], {a,b}) applies unless -g.")
     var urls: [String] = []
@@ -77,6 +78,13 @@ struct FetchCommand: ParsableCommand {
         o.silent = output.silent
         o.showError = output.showError
         o.verbose = output.verbose
+        // The later of --trace and --trace-ascii wins, as in curl.
+        if let (name, value) = syntax.ordered(tokens, names: ["trace", "trace-ascii"]).last, let path = value {
+            o.trace = (name == "trace" ? .binary : .ascii, path)
+        }
+        o.traceTime = output.traceTime
+        o.stderrPath = output.stderr
+        o.curl = try curl.settings(tokens: tokens, syntax: syntax)
         o.fail = output.fail
         o.failWithBody = output.failWithBody
         o.writeOut = output.writeOut
@@ -91,6 +99,10 @@ struct FetchCommand: ParsableCommand {
         o.connectTimeout = transfer.connectTimeout
         o.maxTime = transfer.maxTime
         o.proxy = connection.proxy
+        if let named = curl.namedProxy(tokens: tokens, syntax: syntax) {
+            o.proxy = named.host
+            o.curl.proxyType = named.type
+        }
         o.noProxy = connection.noproxy
         o.insecure = connection.insecure
         o.caCert = connection.cacert
@@ -238,6 +250,22 @@ struct FetchOutputOptions: ParsableArguments {
     @Flag(name: [.customShort("v"), .customLong("verbose")], help: "Show request and response headers on stderr.")
     var verbose = false
 
+    @Option(name: .customLong("trace"), parsing: .unconditional,
+            help: ArgumentHelp("Write a full trace (hex and ASCII) of all sent and received data to FILE ('-' stdout).",
+                               valueName: "file"))
+    var trace: String?
+
+    @Option(name: .customLong("trace-ascii"), parsing: .unconditional,
+            help: ArgumentHelp("Like --trace, without the hex: ASCII only, a line per CRLF.", valueName: "file"))
+    var traceAscii: String?
+
+    @Flag(name: .customLong("trace-time"), help: "Start each --trace and -v line with the time of day.")
+    var traceTime = false
+
+    @Option(name: .customLong("stderr"), parsing: .unconditional,
+            help: ArgumentHelp("Write what would go to stderr to this file instead ('-' stdout).", valueName: "file"))
+    var stderr: String?
+
     @Flag(name: [.customShort("f"), .customLong("fail")], help: "Fail on HTTP errors (exit 22), without the body.")
     var fail = false
 
@@ -351,4 +379,204 @@ struct FetchConnectionOptions: ParsableArguments {
 
     @Flag(name: .customLong("http2-prior-knowledge"), help: "Use HTTP/2 without HTTP/1.1 Upgrade.")
     var http2PriorKnowledge = false
+}
+
+struct FetchCurlOptions: ParsableArguments {
+    @Flag(name: .customLong("basic"), help: "Use HTTP Basic authentication (the default).")
+    var basic = false
+    @Flag(name: .customLong("digest"), help: "Use HTTP Digest authentication.")
+    var digest = false
+    @Flag(name: .customLong("ntlm"), help: "Use HTTP NTLM authentication.")
+    var ntlm = false
+    @Flag(name: .customLong("negotiate"), help: "Use HTTP Negotiate (SPNEGO) authentication.")
+    var negotiate = false
+    @Flag(name: .customLong("anyauth"), help: "Pick the safest authentication method the server offers.")
+    var anyauth = false
+
+    @Option(name: [.customShort("U"), .customLong("proxy-user")], parsing: .unconditional,
+            help: ArgumentHelp("Proxy user and password.", valueName: "user:password"))
+    var proxyUser: String?
+    @Flag(name: .customLong("proxy-basic"), help: "Use Basic authentication with the proxy.")
+    var proxyBasic = false
+    @Flag(name: .customLong("proxy-digest"), help: "Use Digest authentication with the proxy.")
+    var proxyDigest = false
+    @Flag(name: .customLong("proxy-ntlm"), help: "Use NTLM authentication with the proxy.")
+    var proxyNtlm = false
+    @Flag(name: .customLong("proxy-negotiate"), help: "Use Negotiate authentication with the proxy.")
+    var proxyNegotiate = false
+    @Flag(name: .customLong("proxy-anyauth"), help: "Pick any authentication method the proxy offers.")
+    var proxyAnyauth = false
+    @Flag(name: [.customShort("p"), .customLong("proxytunnel")], help: "Tunnel through the HTTP proxy with CONNECT.")
+    var proxytunnel = false
+    @Option(name: .customLong("proxy-header"), parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Extra header for the proxy only (repeatable).", valueName: "header"))
+    var proxyHeader: [String] = []
+    @Option(name: .customLong("proxy1.0"), parsing: .unconditional,
+            help: ArgumentHelp("Use this HTTP proxy, speaking HTTP/1.0 to it.", valueName: "host[:port]"))
+    var proxy10: String?
+    @Option(name: .customLong("socks4"), parsing: .unconditional,
+            help: ArgumentHelp("Use this SOCKS4 proxy.", valueName: "host[:port]"))
+    var socks4: String?
+    @Option(name: .customLong("socks4a"), parsing: .unconditional,
+            help: ArgumentHelp("Use this SOCKS4a proxy.", valueName: "host[:port]"))
+    var socks4a: String?
+    @Option(name: .customLong("socks5"), parsing: .unconditional,
+            help: ArgumentHelp("Use this SOCKS5 proxy (names resolved locally).", valueName: "host[:port]"))
+    var socks5: String?
+    @Option(name: .customLong("socks5-hostname"), parsing: .unconditional,
+            help: ArgumentHelp("Use this SOCKS5 proxy (names resolved by the proxy).", valueName: "host[:port]"))
+    var socks5Hostname: String?
+
+    @Option(name: .customLong("resolve"), parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Resolve HOST:PORT to ADDR (repeatable).", valueName: "host:port:addr"))
+    var resolve: [String] = []
+    @Option(name: .customLong("connect-to"), parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Connect to HOST2:PORT2 for requests to HOST1:PORT1 (repeatable).",
+                               valueName: "host1:port1:host2:port2"))
+    var connectTo: [String] = []
+    @Option(name: .customLong("interface"), parsing: .unconditional,
+            help: ArgumentHelp("Use this interface, address or host name for outgoing connections.", valueName: "name"))
+    var interface: String?
+    @Flag(name: [.customShort("4"), .customLong("ipv4")], help: "Resolve names to IPv4 addresses only.")
+    var ipv4 = false
+    @Flag(name: [.customShort("6"), .customLong("ipv6")], help: "Resolve names to IPv6 addresses only.")
+    var ipv6 = false
+
+    @Option(name: [.customShort("r"), .customLong("range")], parsing: .unconditional,
+            help: ArgumentHelp("Byte range(s) to ask for (e.g. 0-499, 500-, -500, 0-1,5-9).", valueName: "range"))
+    var range: String?
+    @Option(name: [.customShort("z"), .customLong("time-cond")], parsing: .unconditional,
+            help: ArgumentHelp("Only if modified since this date or file's time ('-' before: unmodified since).",
+                               valueName: "time"))
+    var timeCond: String?
+    @Flag(name: [.customShort("n"), .customLong("netrc")], help: "Take credentials from ~/.netrc (required).")
+    var netrc = false
+    @Flag(name: .customLong("netrc-optional"), help: "Take credentials from ~/.netrc if it has them.")
+    var netrcOptional = false
+    @Option(name: .customLong("netrc-file"), parsing: .unconditional,
+            help: ArgumentHelp("Take credentials from this netrc file.", valueName: "file"))
+    var netrcFile: String?
+    @Flag(name: .customLong("tr-encoding"), help: "Ask for a compressed Transfer-Encoding and decode it.")
+    var trEncoding = false
+    @Flag(name: .customLong("post301"), help: "Keep POST after a 301 redirect.")
+    var post301 = false
+    @Flag(name: .customLong("post302"), help: "Keep POST after a 302 redirect.")
+    var post302 = false
+    @Flag(name: .customLong("post303"), help: "Keep POST after a 303 redirect.")
+    var post303 = false
+    @Flag(name: .customLong("http0.9"), help: "Accept HTTP/0.9 responses.")
+    var http09 = false
+    @Option(name: .customLong("limit-rate"), parsing: .unconditional,
+            help: ArgumentHelp("Most bytes per second each way (suffixes k, m, g).", valueName: "speed"))
+    var limitRate: String?
+    @Option(name: [.customShort("D"), .customLong("dump-header")], parsing: .unconditional,
+            help: ArgumentHelp("Write the received headers to this file ('-' stdout).", valueName: "file"))
+    var dumpHeader: String?
+
+    @Flag(name: .customLong("location-trusted"), help: "Like -L, and send credentials to other hosts too.")
+    var locationTrusted = false
+    @Option(name: .customLong("request-target"), parsing: .unconditional,
+            help: ArgumentHelp("Send this request target instead of the URL's path.", valueName: "path"))
+    var requestTarget: String?
+    @Flag(name: .customLong("raw"), help: "Pass content and transfer encodings through undecoded.")
+    var raw = false
+    @Option(name: .customLong("max-filesize"), parsing: .unconditional,
+            help: ArgumentHelp("Refuse a body larger than this (exit 63; suffixes k, m, g).", valueName: "bytes"))
+    var maxFilesize: String?
+    @Option(name: .customLong("hsts"), parsing: .unconditional,
+            help: ArgumentHelp("Keep HSTS state in this file.", valueName: "file"))
+    var hsts: String?
+    @Option(name: .customLong("alt-svc"), parsing: .unconditional,
+            help: ArgumentHelp("Keep Alt-Svc state in this file.", valueName: "file"))
+    var altSvc: String?
+    @Flag(name: .customLong("haproxy-protocol"), help: "Send a HAProxy PROXY v1 header first.")
+    var haproxyProtocol = false
+    @Option(name: .customLong("unix-socket"), parsing: .unconditional,
+            help: ArgumentHelp("Connect through this Unix domain socket.", valueName: "path"))
+    var unixSocket: String?
+    @Flag(name: .customLong("path-as-is"), help: "Do not squash /../ and /./ in the URL path.")
+    var pathAsIs = false
+    @Flag(name: .customLong("suppress-connect-headers"), help: "Leave the proxy's CONNECT response out of -i output.")
+    var suppressConnectHeaders = false
+    @Flag(name: .customLong("proxy-insecure"), help: "Do not verify the HTTPS proxy's certificate.")
+    var proxyInsecure = false
+    @Option(name: .customLong("preproxy"), parsing: .unconditional,
+            help: ArgumentHelp("A SOCKS proxy to reach the proxy through.", valueName: "url"))
+    var preproxy: String?
+    @Option(name: .customLong("oauth2-bearer"), parsing: .unconditional,
+            help: ArgumentHelp("OAuth 2 bearer token.", valueName: "token"))
+    var oauth2Bearer: String?
+    @Flag(name: .customLong("ignore-content-length"), help: "Ignore the Content-Length of responses.")
+    var ignoreContentLength = false
+    @Flag(name: .customLong("disallow-username-in-url"), help: "Refuse URLs that carry a user name.")
+    var disallowUsernameInURL = false
+
+    /// CURLAUTH_ bits (curl.h); CURLAUTH_ANY is all but DIGEST_IE.
+    static let auth = ["basic": 1, "digest": 2, "negotiate": 4, "ntlm": 8, "anyauth": ~16]
+
+    func settings(tokens: [String], syntax: ArgumentSyntax) throws -> CurlSettings {
+        var c = CurlSettings()
+        // As curl: each of --basic, --digest, --ntlm, --negotiate adds its method (libcurl then picks
+        // from what the server offers when more than one is set); --anyauth sets them all, in order.
+        var bits = 0
+        for (name, _) in syntax.ordered(tokens, names: Set(Self.auth.keys)) {
+            bits = name == "anyauth" ? Self.auth[name]! : bits | Self.auth[name]!
+        }
+        if bits != 0 { c.httpAuth = bits }
+        // For the proxy, one method, by curl's precedence: any, negotiate, ntlm, digest, basic.
+        if proxyAnyauth { c.proxyAuth = Self.auth["anyauth"] } else if proxyNegotiate { c.proxyAuth = 4 }
+        else if proxyNtlm { c.proxyAuth = 8 } else if proxyDigest { c.proxyAuth = 2 } else if proxyBasic { c.proxyAuth = 1 }
+        c.proxyUser = proxyUser
+        c.proxyTunnel = proxytunnel
+        c.proxyHeaders = proxyHeader
+        c.resolve = resolve
+        c.connectTo = connectTo
+        c.interface = interface
+        if let last = syntax.ordered(tokens, names: ["ipv4", "ipv6"]).last { c.ipResolve = last.name == "ipv4" ? 1 : 2 }
+        c.range = range
+        if let t = timeCond, let tc = CurlSettings.timeCondition(t) { c.timeCondition = tc }
+        if netrc { c.netrc = 2 }
+        if netrcOptional || netrcFile != nil { c.netrc = netrc ? 2 : 1 }
+        c.netrcFile = netrcFile
+        c.transferEncoding = trEncoding
+        c.postRedirect = (post301 ? 1 : 0) | (post302 ? 2 : 0) | (post303 ? 4 : 0)
+        c.http09 = http09
+        if let r = limitRate {
+            guard let n = CurlSettings.speed(r) else {
+                throw ValidationError("option --limit-rate: expected a proper numerical parameter")
+            }
+            c.limitRate = n
+        }
+        c.dumpHeader = dumpHeader
+        c.locationTrusted = locationTrusted
+        c.requestTarget = requestTarget
+        c.raw = raw
+        if let m = maxFilesize {
+            guard let n = CurlSettings.speed(m) else {
+                throw ValidationError("option --max-filesize: expected a proper numerical parameter")
+            }
+            c.maxFileSize = n
+        }
+        c.hstsFile = hsts
+        c.altSvcFile = altSvc
+        c.haproxyProtocol = haproxyProtocol
+        c.unixSocket = unixSocket
+        c.pathAsIs = pathAsIs
+        c.suppressConnectHeaders = suppressConnectHeaders
+        c.proxyInsecure = proxyInsecure
+        c.preProxy = preproxy
+        c.oauth2Bearer = oauth2Bearer
+        c.ignoreContentLength = ignoreContentLength
+        c.disallowUsernameInURL = disallowUsernameInURL
+        return c
+    }
+
+    /// The proxy one of `--proxy1.0`/`--socks*` names, with its CURLPROXY_ type, when it comes after any
+    /// `-x` (the last given wins, as in curl).
+    func namedProxy(tokens: [String], syntax: ArgumentSyntax) -> (host: String, type: Int)? {
+        let types = ["proxy1.0": 1, "socks4": 4, "socks4a": 6, "socks5": 5, "socks5-hostname": 7]
+        guard let last = syntax.ordered(tokens, names: Set(types.keys).union(["proxy"])).last,
+              let host = last.value, let type = types[last.name] else { return nil }
+        return (host, type)
+    }
 }

@@ -1,6 +1,7 @@
 """`swproxy fetch` behaviour beyond what curl can be compared with: concurrency, ordering, batches, and
 clear errors for bad input."""
 
+import re
 import hashlib
 import os
 
@@ -113,10 +114,34 @@ def test_verbose_shows_request_and_response_headers(swproxy, origin):
     p = run([swproxy, "fetch", "-v", "-o", "/dev/null", f"{origin.base}/headers"])
     assert p.returncode == 0
     err = p.stderr.decode()
-    assert "> GET /headers HTTP/1.1\n" in err
-    assert "< HTTP/1.1 200 OK\n" in err
-    assert "< X-Multi: two\n" in err
-    assert "\r" not in err
+    # curl's format: header lines as sent and received, CRLF included; body data announced, not shown
+    assert "> GET /headers HTTP/1.1\r\n" in err
+    assert "< HTTP/1.1 200 OK\r\n" in err
+    assert "< X-Multi: two\r\n" in err
+    assert "* Connected to 127.0.0.1" in err
+    assert "{ [13 bytes data]\n" in err
+
+
+def test_trace_ascii_and_trace_time_in_curls_format(swproxy, origin, tmp_path):
+    """The request head's dump is the same as curl's, line for line; every line has curl's shape."""
+    dumps = {}
+    for tool in ("curl", "swproxy"):
+        cmd = ["curl"] if tool == "curl" else [swproxy, "fetch"]
+        trace = tmp_path / tool
+        p = run(cmd + ["-s", "--trace-ascii", str(trace), "--trace-time", "-A", "x", "-o", "/dev/null",
+                       f"{origin.base}/headers"])
+        assert p.returncode == 0
+        lines = trace.read_text().splitlines()
+        assert all(re.match(r"\d\d:\d\d:\d\d\.\d{6} (== Info|=> Send|<= Recv)", l) or re.match(r"[0-9a-f]{4}: ", l)
+                   for l in lines), lines
+        i = next(i for i, l in enumerate(lines) if "=> Send header" in l)
+        block = [lines[i].split(" ", 1)[1]]
+        for l in lines[i + 1:]:
+            if not re.match(r"[0-9a-f]{4}: ", l):
+                break
+            block.append(l)
+        dumps[tool] = block
+    assert dumps["swproxy"] == dumps["curl"]
 
 
 def test_input_file_from_stdin_and_parallel_flag(swproxy, origin):

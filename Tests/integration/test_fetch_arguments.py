@@ -62,11 +62,20 @@ def check(swproxy, args, cwd):
     return r.stdout.decode()
 
 
+# curl options the fast path leaves to swift-argument-parser (the less common ones: the fast path is for
+# the start-up time of everyday command lines); a case using one must be declined, and the differential
+# test against curl covers what swift-argument-parser makes of it.
+FULL_PARSER_ONLY = {"--digest", "--basic", "--ntlm", "--negotiate", "--anyauth", "-U", "--proxy-header",
+                    "--proxy1.0", "-r", "-z", "--resolve", "--connect-to", "-D", "--tr-encoding", "--post301",
+                    "-4", "--limit-rate", "--request-target", "--raw", "--max-filesize", "--location-trusted",
+                    "--oauth2-bearer", "--stderr", "--trace-ascii", "--trace", "--trace-time"}
+
+
 def table():
     out = []
     for case_id, args, files in CASES:
         args = [a.replace("{base6}", BASE).replace("{base}", BASE).replace("{key}", case_id)
-                .replace("{refused}", BASE) for a in args]
+                .replace("{refused}", BASE).replace("{port}", "9") for a in args]
         out.append((case_id, args, files))
     return out + [(i, a, {}) for i, a in EXTRA]
 
@@ -78,8 +87,9 @@ def test_fast_path_agrees_with_argument_parser(case_id, args, files, swproxy):
             with open(os.path.join(d, name), "w") as f:
                 f.write(content if content is not None else "")
         out = check(swproxy, args, d)
-    # Every case of the table is one the fast path takes, and takes exactly as swift-argument-parser does.
-    assert out == "same\n", out
+    # Every case of the table is one the fast path takes, and takes exactly as swift-argument-parser does,
+    # or one it leaves to swift-argument-parser.
+    assert out == ("declined\n" if FULL_PARSER_ONLY & set(args) else "same\n"), out
 
 
 @pytest.mark.parametrize("case_id,args", DECLINED, ids=[c[0] for c in DECLINED])

@@ -91,6 +91,31 @@ CASES = [
     ("retry-connrefused", ["--retry", "1", "--retry-delay", "1", "--retry-connrefused", "{refused}/x"], {}),
     ("drop-mid-body", ["{base}/drop"], {}),
     ("ipv6", ["{base6}/bytes/50"], {}),
+    # curl's options that map onto libcurl settings (issue "fetch against curl's own test suite")
+    ("digest-offered", ["--digest", "-u", "a:b", "{base}/echo"], {}),
+    ("anyauth-last-wins", ["--digest", "--basic", "-u", "a:b", "{base}/echo"], {}),
+    ("range", ["-r", "10-19", "{base}/range"], {}),
+    ("time-cond-date", ["-z", "Sun, 06 Nov 1994 08:49:37 GMT", "{base}/echo"], {}),
+    ("time-cond-unmodified", ["-z", "-Sun, 06 Nov 1994 08:49:37 GMT", "{base}/echo"], {}),
+    ("time-cond-bad", ["-z", "not a date nor a file", "{base}/echo"], {}),
+    ("resolve", ["--resolve", "fake.test:{port}:127.0.0.1", "http://fake.test:{port}/echo"], {}),
+    ("connect-to", ["--connect-to", "fake.test:80:127.0.0.1:{port}", "http://fake.test/echo"], {}),
+    ("dump-header-file", ["-D", "hd.txt", "-o", "body.out", "{base}/headers"], {}),
+    ("dump-header-stdout", ["-D", "-", "{base}/headers"], {}),
+    ("proxy-user-and-header", ["-x", "{base}", "-U", "pu:pp", "--proxy-header", "X-P: 1", "http://fake.test/p"], {}),
+    ("proxy10", ["--proxy1.0", "127.0.0.1:{port}", "http://fake.test/p10"], {}),
+    ("tr-encoding", ["--tr-encoding", "{base}/echo"], {}),
+    ("post301", ["--post301", "-L", "-d", "x", "{base}/redirect/1"], {}),
+    ("ipv4-only", ["-4", "{base}/echo"], {}),
+    ("limit-rate", ["--limit-rate", "100k", "{base}/bytes/1000"], {}),
+    ("request-target", ["--request-target", "/other", "{base}/echo"], {}),
+    ("raw", ["--raw", "{base}/chunked"], {}),
+    ("max-filesize", ["--max-filesize", "100", "{base}/bytes/1000"], {}),
+    ("location-trusted", ["--location-trusted", "-u", "a:b", "{base}/redirect/1"], {}),
+    ("oauth2-bearer", ["--oauth2-bearer", "tok", "{base}/echo"], {}),
+    ("stderr-to-stdout", ["--stderr", "-", "http://exa mple.com/"], {}),
+    ("trace-ascii", ["-A", "x", "--trace-ascii", "tr.txt", "{base}/bytes/5"], {}),
+    ("get-head", ["-A", "x", "-G", "-I", "-d", "q=1", "{base}/echo"], {}),
     # One at a time, so each URL runs on the easy handle the previous one used (as it was, only the URL
     # changed): nothing of a redirect chain, a referer or a failure may carry over.
     ("handle-reuse", ["--parallel-max", "1", "-L", "-e", "http://first.example/;auto", "-u", "a:b", "-H", "X-K: v",
@@ -105,7 +130,8 @@ CASES = [
 
 TIME_RE = re.compile(rb"\b\d+\.\d{6}\b")
 BOUNDARY_RE = re.compile(rb"-{2,}[-\w]{20,}")
-DATE_RE = re.compile(rb"(?im)^date: [^\r\n]*")
+DATE_RE = re.compile(rb"(?im)^([0-9a-f]{4}: )?date: [^\r\n]*")
+TOOL_RE = re.compile(rb"(?m)^(curl|swproxy): ")
 AGENT_RE = re.compile(rb"\b(curl|swproxy)/\d+\.\d+\.\d+")
 
 
@@ -113,6 +139,7 @@ def normalize_bytes(b):
     b = TIME_RE.sub(b"<time>", b)
     b = BOUNDARY_RE.sub(b"<boundary>", b)
     b = DATE_RE.sub(b"Date: <date>", b)
+    b = TOOL_RE.sub(b"<tool>: ", b)
     b = AGENT_RE.sub(b"<agent>", b)
     return b
 
@@ -157,7 +184,7 @@ def setup_dir(files):
 
 def expand(args, origin, origin6, key, refused):
     return [a.replace("{base6}", origin6.base).replace("{base}", origin.base).replace("{key}", key)
-            .replace("{refused}", refused) for a in args]
+            .replace("{refused}", refused).replace("{port}", str(origin.port)) for a in args]
 
 
 @pytest.mark.parametrize("case_id,args,files", CASES, ids=[c[0] for c in CASES])
