@@ -13,7 +13,7 @@ SERVE_ARGS ?=
 SHELL := /bin/bash
 export SWIFT_BACKTRACE ?= enable=no
 
-.PHONY: all build static-cxx debug deps deps-build test unit integration asan asan-test soak aborts serve install uninstall clean fetch-bench serve-bench man completions fuzz
+.PHONY: all build static-cxx debug deps deps-build test unit integration asan asan-test soak aborts curl-suite serve install uninstall clean fetch-bench serve-bench man completions fuzz
 
 all: build
 
@@ -63,6 +63,7 @@ deps:
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	CURL_SUITE_RATCHET=1 bash Tests/curl-suite/run.sh $(CURDIR)/$(DEBUG_BIN)
 	SWPROXY_BIN=$(CURDIR)/$(DEBUG_BIN) python3 -m pytest -q -p no:cacheprovider Tests/integration \
 	  --ignore=Tests/integration/faults
 	$(MAKE) --no-print-directory asan-test
@@ -84,6 +85,13 @@ asan: deps-build
 asan-test: deps asan
 	$(ASAN_ENV) $(SWIFT) test --skip-build --scratch-path $(ASAN_DIR)
 	$(ASAN_ENV) SWPROXY_BIN=$(CURDIR)/$(ASAN_BIN) python3 -m pytest -q -p no:cacheprovider $(ASAN_SUITES)
+
+# curl's own test suite (tests/runtests.pl of the Debian source package of the installed libcurl) judging
+# `swproxy fetch` on the HTTP tool tests (Tests/curl-suite: run.sh, select.py, DIFFERENCES.md). make test
+# runs it as a ratchet: every test in Tests/curl-suite/must-pass.txt must pass. TOOL=curl judges curl.
+TOOL ?= $(CURDIR)/$(DEBUG_BIN)
+curl-suite: deps debug
+	bash Tests/curl-suite/run.sh $(TOOL)
 
 # A mixed, faulty load through one release-build proxy for SOAK_SECONDS (default 600), sampling its
 # descriptors and memory every 5 s (bench/soak.sh; results in bench/RESULTS.md).
