@@ -186,9 +186,9 @@ _swproxy() {
 
 _swproxy_fetch() {
     repeating_flags=(-O --remote-name)
-    non_repeating_flags=(-G --get -I --head --compressed -g --globoff --dry-run --remote-name-all --create-dirs -i --include -s --silent -S --show-error -v --verbose --trace-time -f --fail --fail-with-body --exit-summary --stream -N --no-buffer --progress-bar --no-progress-meter --skip-existing -L --location -Z --parallel --retry-all-errors --retry-connrefused -k --insecure -0 --http1.0 --http1.1 --http2 --http2-prior-knowledge --basic --digest --ntlm --negotiate --anyauth --proxy-basic --proxy-digest --proxy-ntlm --proxy-negotiate --proxy-anyauth -p --proxytunnel -4 --ipv4 -6 --ipv6 -n --netrc --netrc-optional --tr-encoding --post301 --post302 --post303 --http0.9 --location-trusted --raw --haproxy-protocol --path-as-is --suppress-connect-headers --proxy-insecure --ignore-content-length --disallow-username-in-url --version -h --help)
+    non_repeating_flags=(-G --get -I --head --compressed -g --globoff --dry-run --remote-name-all --create-dirs -i --include -s --silent -S --show-error -v --verbose --trace-time -f --fail --fail-with-body --exit-summary --stream -N --no-buffer --progress-bar --no-progress-meter --skip-existing -L --location -Z --parallel --retry-all-errors --retry-connrefused -k --insecure -0 --http1.0 --http1.1 --http2 --http2-prior-knowledge --basic --digest --ntlm --negotiate --anyauth --proxy-basic --proxy-digest --proxy-ntlm --proxy-negotiate --proxy-anyauth -p --proxytunnel -4 --ipv4 -6 --ipv6 -n --netrc --netrc-optional --tr-encoding --post301 --post302 --post303 --http0.9 --location-trusted --raw --haproxy-protocol --path-as-is --suppress-connect-headers --proxy-insecure --ignore-content-length --disallow-username-in-url --remove-on-error --version -h --help)
     repeating_options=(-H --header -d --data --data-ascii --data-binary --data-raw --data-urlencode --json -T --upload-file -F --form -b --cookie --url --input-file -o --output --proxy-header --resolve --connect-to)
-    non_repeating_options=(-X --request -A --user-agent -e --referer -u --user -c --cookie-jar -K --config --output-dir -C --continue-at --trace --trace-ascii --stderr --fail-on --report -w --write-out --max-redirs --parallel-max --parallel-max-host --rate --retry --retry-delay --retry-max-time --connect-timeout -m --max-time -x --proxy --noproxy --cacert --capath -U --proxy-user --proxy1.0 --socks4 --socks4a --socks5 --socks5-hostname --interface -r --range -z --time-cond --netrc-file --limit-rate -D --dump-header --request-target --max-filesize --hsts --alt-svc --unix-socket --preproxy --oauth2-bearer)
+    non_repeating_options=(-X --request -A --user-agent -e --referer -u --user -c --cookie-jar -K --config --output-dir -C --continue-at --trace --trace-ascii --stderr --fail-on --report -w --write-out --max-redirs --parallel-max --parallel-max-host --rate --retry --retry-delay --retry-max-time --connect-timeout -m --max-time -x --proxy --noproxy --cacert --capath -U --proxy-user --proxy1.0 --socks4 --socks4a --socks5 --socks5-hostname --interface -r --range -z --time-cond --netrc-file --limit-rate -D --dump-header --request-target --max-filesize --hsts --alt-svc --unix-socket --preproxy --oauth2-bearer --etag-save --etag-compare)
     __swproxy_offer_flags_options -1
 
     # Offer option value completions
@@ -377,6 +377,12 @@ _swproxy_fetch() {
         return
         ;;
     '--oauth2-bearer')
+        return
+        ;;
+    '--etag-save')
+        return
+        ;;
+    '--etag-compare')
         return
         ;;
     esac

@@ -29,7 +29,8 @@ public enum FetchArguments {
             "config", "report", "parallel-max-host", "rate", "fail-on", "trace", "trace-ascii",
             "proxy-user", "proxy-header", "proxy1.0", "socks4", "socks4a", "socks5", "socks5-hostname", "resolve",
             "connect-to", "interface", "range", "time-cond", "netrc-file", "limit-rate", "dump-header", "stderr",
-            "request-target", "max-filesize", "hsts", "alt-svc", "unix-socket", "preproxy", "oauth2-bearer",
+            "request-target", "max-filesize", "hsts", "alt-svc", "unix-socket", "preproxy", "oauth2-bearer", "etag-save",
+            "etag-compare",
         ],
         flags: [
             "get", "head", "compressed", "globoff", "remote-name", "remote-name-all", "create-dirs", "include",
@@ -40,7 +41,7 @@ public enum FetchArguments {
             "proxy-negotiate", "proxy-anyauth", "proxytunnel", "ipv4", "ipv6", "netrc", "netrc-optional",
             "tr-encoding", "post301", "post302", "post303", "http0.9", "location-trusted", "raw", "haproxy-protocol",
             "path-as-is", "suppress-connect-headers", "proxy-insecure", "ignore-content-length",
-            "disallow-username-in-url",
+            "disallow-username-in-url", "remove-on-error",
         ],
         configOption: "config")
 

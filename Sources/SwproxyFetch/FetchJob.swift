@@ -10,6 +10,8 @@ final class FetchJob: TransferDelegate {
     private(set) var transfer: Transfer!
     private var file: OutputFile?
     private var uploadFD: Int32 = -1
+    /// `--etag-save FILE`, open for this transfer.
+    private var etagFD: Int32 = -1
     private var headers: [(name: String, value: String)] = []
     private var headerCount = 0
     private var writeFailure: FetchError?
@@ -77,7 +79,8 @@ final class FetchJob: TransferDelegate {
         let easy = EasyHandle.make(from: runner.easyPool)
         transfer = Transfer(
             easy: easy, delegate: self, upload: item.uploadFile != nil, debug: runner.trace != nil,
-            headers: runner.detailedReports || o.include || o.head || o.curl.dumpHeader != nil)
+            headers: runner.detailedReports || o.include || o.head || o.curl.dumpHeader != nil
+                || o.curl.etagSave != nil)
         easy.set(.url, item.url)
         easy.set(.defaultProtocol, "http")
         easy.set(.bufferSize, 102_400)
@@ -85,7 +88,12 @@ final class FetchJob: TransferDelegate {
         let ov = item.overrides
         easy.set(.userAgent, ov.userAgent ?? o.userAgent ?? FetchJob.defaultUserAgent)
         FetchJob.setReferer(ov.referer ?? o.referer, on: easy)
-        let headers = r.headers + ov.headers
+        var headers = r.headers + ov.headers
+        do {
+            if let h = try etagSetup(o.curl) { headers.append(h) }
+        } catch {
+            return error
+        }
         if !headers.isEmpty { easy.set(.httpHeader, headers) }
         if let m = ov.method ?? r.customMethod { easy.set(.customRequest, m) }
         if r.noBody { easy.set(.noBody, true) }
@@ -142,6 +150,51 @@ final class FetchJob: TransferDelegate {
             easy.set(.resumeFrom, at)
         }
         return nil
+    }
+
+    /// `--etag-compare`: the header asking for the ETag the file holds (`""` when it holds none, or is
+    /// missing while `--etag-save` will write it); `--etag-save`: the file made empty for this transfer's
+    /// ETag. Throws when the file to compare with cannot be read and nothing will save one.
+    private func etagSetup(_ c: CurlSettings) throws(FetchError) -> String? {
+        var header: String?
+        if let path = c.etagCompare {
+            // Read before --etag-save (often the same file) empties it.
+            if let bytes = try? Socket.readWholeFile(path) {
+                // As curl's file2string: the lines joined, CR and LF dropped.
+                let text = String(decoding: bytes.filter { $0 != 13 && $0 != 10 }, as: UTF8.self)
+                header = text.isEmpty ? "If-None-Match: \"\"" : "If-None-Match: \(text)"
+            } else if c.etagSave == nil {
+                throw FetchError(.readError, "Failed to open \(path)")
+            } else {
+                header = "If-None-Match: \"\""
+            }
+        }
+        if let path = c.etagSave, path != "-" {
+            etagFD = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            if etagFD < 0 {
+                throw FetchError(.readError, "Failed creating file for saving etags: \"\(path)\". Skip this transfer")
+            }
+        }
+        return header
+    }
+
+    /// `--etag-save`: an `ETag:` line's value, trimmed, with a newline.
+    private func saveETag(_ line: UnsafeRawBufferPointer) {
+        guard line.count > 5, line[line.count - 1] == 10 else { return }
+        let name = Array("etag:".utf8)
+        for i in 0..<5 where (line[i] >= 65 && line[i] <= 90 ? line[i] + 32 : line[i]) != name[i] { return }
+        var start = 5
+        var end = line.count - 1
+        while start < end && (line[start] == 32 || line[start] == 9) { start += 1 }
+        while end >= start && (line[end] == 32 || line[end] == 9 || line[end] == 10 || line[end] == 13) { end -= 1 }
+        guard end >= start else { return }
+        let value = Array(line[start...end]) + [10]
+        if etagFD >= 0 {
+            _ = value.withUnsafeBytes { try? Socket.writeAll(etagFD, $0) }
+        } else if runner.options.curl.etagSave == "-" {
+            wroteToStdout = true
+            _ = value.withUnsafeBytes { runner.stdout.write(item.index, $0) }
+        }
     }
 
     /// The settings curl's options of `CurlSettings` map to, one libcurl option each.
@@ -233,6 +286,7 @@ final class FetchJob: TransferDelegate {
                 }
             }
         }
+        if runner.options.curl.etagSave != nil { saveETag(line) }
         if let d = runner.options.curl.dumpHeader {
             if let fd = runner.headerDumpFD {
                 do { try Socket.writeAll(fd, line) } catch { return false }
@@ -465,6 +519,11 @@ final class FetchJob: TransferDelegate {
 
     private func finish(_ report: TransferReport) {
         file?.close()
+        if report.exitCode != 0, runner.options.curl.removeOnError, let f = file, LocalFiles.regularFileSize(f.path) != nil {
+            _ = unlink(f.path)
+        }
+        if etagFD >= 0 { _ = close(etagFD) }
+        etagFD = -1
         if uploadFD > 0 { close(uploadFD) }
         uploadFD = -1
         if let t = transfer {

@@ -55,6 +55,12 @@ public struct CurlSettings: Sendable, Equatable {
     public var oauth2Bearer: String?
     public var ignoreContentLength = false
     public var disallowUsernameInURL = false
+    /// `--etag-save FILE`: each response's ETag is written there (`-` stdout).
+    public var etagSave: String?
+    /// `--etag-compare FILE`: `If-None-Match` with the ETag that file holds.
+    public var etagCompare: String?
+    /// `--remove-on-error`: a URL that fails loses the file it was writing.
+    public var removeOnError = false
 
     public init() {}
 }

@@ -104,6 +104,7 @@ public final class FetchRunner {
         share = options.cookies.isEmpty && options.cookieJar == nil ? nil : Share(cookies: true, dns: false, tlsSessions: false)
         easyPool = share == nil ? EasyHandlePool(capacity: max(1, min(options.parallelMax, plan.items.count))) : nil
         reusesPlainHandles = easyPool != nil && !options.continueAuto && options.continueAt == nil
+            && options.curl.etagSave == nil && options.curl.etagCompare == nil
             && plan.request.forms.isEmpty
         results = Array(repeating: nil, count: plan.items.count)
         hosts = plan.items.map { TransferScheduler.hostKey($0.url) }

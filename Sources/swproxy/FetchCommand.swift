@@ -511,6 +511,17 @@ struct FetchCurlOptions: ParsableArguments {
     @Flag(name: .customLong("disallow-username-in-url"), help: "Refuse URLs that carry a user name.")
     var disallowUsernameInURL = false
 
+    @Option(name: .customLong("etag-save"), parsing: .unconditional,
+            help: ArgumentHelp("Write the response's ETag to this file.", valueName: "file"))
+    var etagSave: String?
+    @Option(name: .customLong("etag-compare"), parsing: .unconditional,
+            help: ArgumentHelp("Ask for the body only if its ETag differs from the one in this file (If-None-Match).",
+                               valueName: "file"))
+    var etagCompare: String?
+
+    @Flag(name: .customLong("remove-on-error"), help: "Remove the output file of a URL that fails.")
+    var removeOnError = false
+
     /// CURLAUTH_ bits (curl.h); CURLAUTH_ANY is all but DIGEST_IE.
     static let auth = ["basic": 1, "digest": 2, "negotiate": 4, "ntlm": 8, "anyauth": ~16]
 
@@ -568,6 +579,9 @@ struct FetchCurlOptions: ParsableArguments {
         c.oauth2Bearer = oauth2Bearer
         c.ignoreContentLength = ignoreContentLength
         c.disallowUsernameInURL = disallowUsernameInURL
+        c.etagSave = etagSave
+        c.etagCompare = etagCompare
+        c.removeOnError = removeOnError
         return c
     }
 

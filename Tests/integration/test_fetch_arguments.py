@@ -68,7 +68,8 @@ def check(swproxy, args, cwd):
 FULL_PARSER_ONLY = {"--digest", "--basic", "--ntlm", "--negotiate", "--anyauth", "-U", "--proxy-header",
                     "--proxy1.0", "-r", "-z", "--resolve", "--connect-to", "-D", "--tr-encoding", "--post301",
                     "-4", "--limit-rate", "--request-target", "--raw", "--max-filesize", "--location-trusted",
-                    "--oauth2-bearer", "--stderr", "--trace-ascii", "--trace", "--trace-time"}
+                    "--oauth2-bearer", "--stderr", "--trace-ascii", "--trace", "--trace-time", "--etag-save",
+                    "--etag-compare", "--remove-on-error"}
 
 
 def table():

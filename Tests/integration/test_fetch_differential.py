@@ -116,6 +116,13 @@ CASES = [
     ("stderr-to-stdout", ["--stderr", "-", "http://exa mple.com/"], {}),
     ("trace-ascii", ["-A", "x", "--trace-ascii", "tr.txt", "{base}/bytes/5"], {}),
     ("get-head", ["-A", "x", "-G", "-I", "-d", "q=1", "{base}/echo"], {}),
+    ("etag-save", ["--etag-save", "e.txt", "{base}/notmodified"], {}),
+    ("remove-on-error", ["--remove-on-error", "-o", "r.out", "{base}/drop"], {}),
+    ("remove-on-error-ok", ["--remove-on-error", "-o", "r.out", "{base}/bytes/10"], {}),
+    ("etag-compare", ["--etag-compare", "e.txt", "{base}/echo"], {"e.txt": '"abc"\n'}),
+    ("etag-compare-missing", ["--etag-compare", "none.txt", "{base}/echo"], {}),
+    ("etag-compare-and-save", ["--etag-compare", "e.txt", "--etag-save", "e.txt", "{base}/notmodified"],
+     {"e.txt": '"x"\n'}),
     # One at a time, so each URL runs on the easy handle the previous one used (as it was, only the URL
     # changed): nothing of a redirect chain, a referer or a failure may carry over.
     ("handle-reuse", ["--parallel-max", "1", "-L", "-e", "http://first.example/;auto", "-u", "a:b", "-H", "X-K: v",
