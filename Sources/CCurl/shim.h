@@ -37,6 +37,7 @@ typedef int (*ccurl_xferinfo_cb)(void *userdata, curl_off_t dltotal, curl_off_t 
 typedef curl_socket_t (*ccurl_opensocket_cb)(void *userdata, curlsocktype purpose, struct curl_sockaddr *address);
 typedef int (*ccurl_sockopt_cb)(void *userdata, curl_socket_t fd, curlsocktype purpose);
 typedef int (*ccurl_closesocket_cb)(void *clientp, curl_socket_t item);
+typedef int (*ccurl_seek_cb)(void *userdata, curl_off_t offset, int origin);
 
 static inline CURLcode ccurl_easy_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode ccurl_easy_setopt_off(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
@@ -62,6 +63,9 @@ static inline CURLcode ccurl_easy_setopt_closesocket_cb(CURL *h, ccurl_closesock
 }
 static inline CURLcode ccurl_easy_setopt_sockopt_cb(CURL *h, ccurl_sockopt_cb v) {
     return curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, v);
+}
+static inline CURLcode ccurl_easy_setopt_seek_cb(CURL *h, ccurl_seek_cb v) {
+    return curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, v);
 }
 static inline CURLcode ccurl_easy_setopt_mime(CURL *h, curl_mime *m) { return curl_easy_setopt(h, CURLOPT_MIMEPOST, m); }
 static inline CURLcode ccurl_easy_setopt_share(CURL *h, CURLSH *s) { return curl_easy_setopt(h, CURLOPT_SHARE, s); }

@@ -55,6 +55,22 @@ public struct ArgumentNormalizer {
         syntax.applyingNegations(try normalizeKeepingNegations(args, depth: depth))
     }
 
+    /// `normalize`, cut into steps at each `--SEPARATOR` (curl's `--next`): negations apply within a step.
+    /// Config files' options belong to the first step.
+    public func normalizeSteps(_ args: [String], separator: String) throws(ArgumentError) -> [[String]] {
+        var steps: [[String]] = [[]]
+        var ended = false
+        for t in try normalizeKeepingNegations(args) {
+            if t == "--" { ended = true }
+            if !ended && t == "--" + separator {
+                steps.append([])
+            } else {
+                steps[steps.count - 1].append(t)
+            }
+        }
+        return steps.map { syntax.applyingNegations($0) }
+    }
+
     /// `normalize` with `--no-NAME` tokens left in place (see `ArgumentSyntax.applyingNegations`).
     func normalizeKeepingNegations(_ args: [String], depth: Int = 0) throws(ArgumentError) -> [String] {
         var out: [String] = []

@@ -94,3 +94,60 @@ public enum CurlDate {
         return t == -1 ? nil : Int64(t)
     }
 }
+
+/// libcurl's URL parser (`curl_url`), for what curl(1) does with it before a transfer.
+public enum CurlURL {
+    /// The URL with `query` added to its query (`&` between), as curl does for `-G` and `--url-query`
+    /// (`CURLU_APPENDQUERY`, scheme guessed; libcurl normalizes the URL on the way); nil when libcurl
+    /// cannot parse it.
+    public static func appendingQuery(_ url: String, _ query: String) -> String? {
+        guard let u = curl_url() else { return nil }
+        defer { curl_url_cleanup(u) }
+        guard curl_url_set(u, CURLUPART_URL, url, UInt32(CURLU_GUESS_SCHEME)) == CURLUE_OK,
+            curl_url_set(u, CURLUPART_QUERY, query, UInt32(CURLU_APPENDQUERY)) == CURLUE_OK
+        else { return nil }
+        var out: UnsafeMutablePointer<CChar>?
+        guard curl_url_get(u, CURLUPART_URL, &out, UInt32(CURLU_GUESS_SCHEME)) == CURLUE_OK, let o = out else {
+            return nil
+        }
+        defer { curl_free(o) }
+        return String(cString: o)
+    }
+}
+
+extension CurlURL {
+    /// `curl_easy_escape`: everything but RFC 3986 unreserved characters percent-encoded.
+    public static func escape(_ text: String) -> String {
+        guard let e = curl_easy_escape(nil, text, Int32(text.utf8.count)) else { return text }
+        defer { curl_free(e) }
+        return String(cString: e)
+    }
+}
+
+extension CurlURL {
+    /// curl's `-T FILE URL/` (add_file_name_to_url): a URL whose path has no file name gets the local
+    /// file's (after its last `/` or `\\`), percent-encoded; the URL as libcurl writes it back. nil when
+    /// libcurl cannot parse the URL.
+    public static func addingFileName(_ url: String, _ file: String) -> String? {
+        guard let u = curl_url() else { return nil }
+        defer { curl_url_cleanup(u) }
+        guard curl_url_set(u, CURLUPART_URL, url, UInt32(CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME)) == CURLUE_OK
+        else { return nil }
+        var p: UnsafeMutablePointer<CChar>?
+        guard curl_url_get(u, CURLUPART_PATH, &p, 0) == CURLUE_OK, let pathC = p else { return nil }
+        let path = String(cString: pathC)
+        curl_free(pathC)
+        if let slash = path.lastIndex(of: "/"), path.index(after: slash) != path.endIndex { return url }
+        var name = Substring(file)
+        if let s = name.lastIndex(of: "/") { name = name[name.index(after: s)...] }
+        if let s = name.lastIndex(of: "\\") { name = name[name.index(after: s)...] }
+        let newPath = (path.hasSuffix("/") ? path : path + "/") + escape(String(name))
+        guard curl_url_set(u, CURLUPART_PATH, newPath, 0) == CURLUE_OK else { return nil }
+        var out: UnsafeMutablePointer<CChar>?
+        guard curl_url_get(u, CURLUPART_URL, &out, UInt32(CURLU_DEFAULT_SCHEME)) == CURLUE_OK, let o = out else {
+            return nil
+        }
+        defer { curl_free(o) }
+        return String(cString: o)
+    }
+}

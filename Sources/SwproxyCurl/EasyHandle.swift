@@ -141,29 +141,58 @@ public final class EasyHandle {
 
     /// A multipart/form-data body built with curl's mime API (curl's `-F`).
     public func setMultipart(_ parts: [MimePart]) throws(MimeError) {
-        guard let m = curl_mime_init(raw) else { throw MimeError(message: "out of memory") }
         if let old = mime { curl_mime_free(old) }
+        mime = nil
+        let m = try buildMime(parts)
         mime = m
+        _ = ccurl_easy_setopt_mime(raw, m)
+    }
+
+    /// `CURLOPT_MIME_OPTIONS`: CURLMIMEOPT_FORMESCAPE (1) escapes names with backslashes (`--form-escape`).
+    public func setMimeOptions(_ options: Int) {
+        _ = ccurl_easy_setopt_long(raw, CURLOPT_MIME_OPTIONS, options)
+    }
+
+    private func buildMime(_ parts: [MimePart]) throws(MimeError) -> OpaquePointer {
+        guard let m = curl_mime_init(raw) else { throw MimeError(message: "out of memory") }
         for p in parts {
             let part = curl_mime_addpart(m)
-            curl_mime_name(part, p.name)
+            var filename = p.filename
             switch p.content {
             case .value(let v):
                 v.withCString { c in _ = curl_mime_data(part, c, strlen(c)) }
-            case .file(let path):
+            case .file(let path), .fileContent(let path):
                 if curl_mime_filedata(part, path) != CURLE_OK {
+                    curl_mime_free(m)
                     throw MimeError(message: "can't read file \"\(path)\"")
                 }
-            case .fileContent(let path):
-                if curl_mime_filedata(part, path) != CURLE_OK {
-                    throw MimeError(message: "can't read file \"\(path)\"")
+                if case .fileContent = p.content, filename == nil { curl_mime_filename(part, nil) }
+            case .bytes(let data, let isFile):
+                _ = data.withUnsafeBufferPointer { b in
+                    b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(1, b.count)) {
+                        curl_mime_data(part, $0, b.count)
+                    }
                 }
-                curl_mime_filename(part, nil)
+                if isFile && filename == nil { filename = "-" }
+            case .parts(let sub):
+                let subMime: OpaquePointer
+                do { subMime = try buildMime(sub) } catch {
+                    curl_mime_free(m)
+                    throw error
+                }
+                if curl_mime_subparts(part, subMime) != CURLE_OK { curl_mime_free(subMime) }
             }
-            if let f = p.filename { curl_mime_filename(part, f) }
+            if let f = filename { curl_mime_filename(part, f) }
             if let t = p.contentType { curl_mime_type(part, t) }
+            if !p.headers.isEmpty {
+                var list: UnsafeMutablePointer<curl_slist>? = nil
+                for h in p.headers { list = curl_slist_append(list, h) }
+                curl_mime_headers(part, list, 1)  // the part owns the list
+            }
+            if let e = p.encoder { curl_mime_encoder(part, e) }
+            if let n = p.name { curl_mime_name(part, n) }
         }
-        _ = ccurl_easy_setopt_mime(raw, m)
+        return m
     }
 
     // MARK: information
@@ -249,18 +278,27 @@ public final class EasyHandle {
 }
 
 /// One part of a multipart form (`-F name=value`, `name=@file`, `name=<file`).
+/// One part of a multipart form (curl_mime), as curl's `-F` builds them.
 public struct MimePart: Sendable, Equatable {
     public enum Content: Sendable, Equatable {
         case value(String)
+        /// A file upload: its data, with its name as the part's file name.
         case file(String)
+        /// A file's content as the value (no file name).
         case fileContent(String)
+        /// Data read already (standard input); `isFile`: an upload, named `-` unless a file name is given.
+        case bytes([UInt8], isFile: Bool)
+        /// A nested multipart (several files in one field, or `name=(` … `)`).
+        case parts([MimePart])
     }
-    public var name: String
+    public var name: String?
     public var content: Content
     public var filename: String?
     public var contentType: String?
+    public var headers: [String] = []
+    public var encoder: String?
 
-    public init(name: String, content: Content, filename: String? = nil, contentType: String? = nil) {
+    public init(name: String?, content: Content, filename: String? = nil, contentType: String? = nil) {
         self.name = name
         self.content = content
         self.filename = filename

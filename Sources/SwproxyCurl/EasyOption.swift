@@ -63,6 +63,8 @@ extension EasyOption where Value == Int {
 }
 
 extension EasyOption where Value == Bool {
+    public static var cookieSession: Self { .init(CURLOPT_COOKIESESSION) }
+    public static var transferText: Self { .init(CURLOPT_TRANSFERTEXT) }
     public static var followLocation: Self { .init(CURLOPT_FOLLOWLOCATION) }
     public static var autoReferer: Self { .init(CURLOPT_AUTOREFERER) }
     public static var noBody: Self { .init(CURLOPT_NOBODY) }

@@ -36,6 +36,9 @@ public protocol TransferDelegate: AnyObject {
     func transferReceivedBody(_ transfer: Transfer, _ bytes: UnsafeRawBufferPointer) -> BodyDisposition
     func transferNeedsBody(_ transfer: Transfer, into buffer: UnsafeMutableRawBufferPointer) -> UploadChunk
     func transferDebug(_ transfer: Transfer, kind: DebugKind, _ data: UnsafeRawBufferPointer)
+    /// libcurl must send the request body again from `offset` (a redirect, an authentication round,
+    /// a resumed upload): true when the body source moved there.
+    func transferRewindBody(_ transfer: Transfer, to offset: Int64) -> Bool
     func transferCompleted(_ transfer: Transfer, _ code: CurlCode)
 }
 
@@ -45,6 +48,7 @@ extension TransferDelegate {
         .end
     }
     public func transferDebug(_ transfer: Transfer, kind: DebugKind, _ data: UnsafeRawBufferPointer) {}
+    public func transferRewindBody(_ transfer: Transfer, to offset: Int64) -> Bool { false }
 }
 
 /// An easy handle wired to a delegate: the trampolines recover the `Transfer` from libcurl's user pointer
@@ -93,6 +97,12 @@ public final class Transfer {
             _ = ccurl_easy_setopt_ptr(h, CURLOPT_READDATA, me)
             _ = ccurl_easy_setopt_data_cb(h, CURLOPT_READFUNCTION) { ptr, size, n, ud in
                 Transfer.from(ud).produceBody(UnsafeMutableRawBufferPointer(start: ptr, count: size * n))
+            }
+            _ = ccurl_easy_setopt_ptr(h, CURLOPT_SEEKDATA, me)
+            _ = ccurl_easy_setopt_seek_cb(h) { ud, offset, origin in
+                let t = Transfer.from(ud)
+                guard origin == SEEK_SET, let d = t.delegate else { return 2 }  // CURL_SEEKFUNC_CANTSEEK
+                return d.transferRewindBody(t, to: Int64(offset)) ? 0 : 2
             }
         }
         if debug {

@@ -19,7 +19,7 @@ public enum FetchArguments {
             "S": "show-error", "v": "verbose", "f": "fail", "w": "write-out", "L": "location", "Z": "parallel",
             "m": "max-time", "x": "proxy", "k": "insecure", "0": "http1.0", "K": "config", "#": "progress-bar",
             "N": "no-buffer", "U": "proxy-user", "p": "proxytunnel", "r": "range", "z": "time-cond", "n": "netrc",
-            "4": "ipv4", "6": "ipv6", "D": "dump-header",
+            "4": "ipv4", "6": "ipv6", "D": "dump-header", ":": "next", "j": "junk-session-cookies",
         ],
         valued: [
             "request", "header", "data", "data-ascii", "data-binary", "data-raw", "data-urlencode", "json",
@@ -30,7 +30,7 @@ public enum FetchArguments {
             "proxy-user", "proxy-header", "proxy1.0", "socks4", "socks4a", "socks5", "socks5-hostname", "resolve",
             "connect-to", "interface", "range", "time-cond", "netrc-file", "limit-rate", "dump-header", "stderr",
             "request-target", "max-filesize", "hsts", "alt-svc", "unix-socket", "preproxy", "oauth2-bearer", "etag-save",
-            "etag-compare",
+            "etag-compare", "libcurl", "form-string", "url-query",
         ],
         flags: [
             "get", "head", "compressed", "globoff", "remote-name", "remote-name-all", "create-dirs", "include",
@@ -41,7 +41,8 @@ public enum FetchArguments {
             "proxy-negotiate", "proxy-anyauth", "proxytunnel", "ipv4", "ipv6", "netrc", "netrc-optional",
             "tr-encoding", "post301", "post302", "post303", "http0.9", "location-trusted", "raw", "haproxy-protocol",
             "path-as-is", "suppress-connect-headers", "proxy-insecure", "ignore-content-length",
-            "disallow-username-in-url", "remove-on-error",
+            "disallow-username-in-url", "remove-on-error", "next", "fail-early", "form-escape", "clobber",
+            "no-clobber", "use-ascii", "junk-session-cookies",
         ],
         configOption: "config")
 
@@ -87,7 +88,7 @@ public enum FetchArguments {
                 case "data-urlencode": o.data.append(.urlencode(v))
                 case "json": o.data.append(.json(v))
                 case "upload-file": o.uploadFiles.append(v)
-                case "form": o.forms.append(v)
+                case "form": o.forms.append(FetchOptions.FormSpec(v))
                 case "cookie": o.cookies.append(v)
                 case "url": urlOptions.append(v)
                 case "input-file": o.inputFiles.append(v)

@@ -7,9 +7,14 @@ import SwproxyLoop
 final class FetchJob: TransferDelegate {
     let item: PlannedURL
     unowned let runner: FetchRunner
+    /// The options, request and write-out format of this URL's `--next` step.
+    let step: PlanStep
+    var options: FetchOptions { step.options }
     private(set) var transfer: Transfer!
     private var file: OutputFile?
     private var uploadFD: Int32 = -1
+    /// `-D FILE`: the step's header file (see `FetchRunner.headerDumpFD`).
+    private var headerDumpFD: Int32?
     /// `--etag-save FILE`, open for this transfer.
     private var etagFD: Int32 = -1
     private var headers: [(name: String, value: String)] = []
@@ -28,12 +33,13 @@ final class FetchJob: TransferDelegate {
     init(item: PlannedURL, runner: FetchRunner) {
         self.item = item
         self.runner = runner
-        let o = runner.options
+        step = runner.plan.step(item)
+        let o = step.options
         retriesLeft = o.retry
         retrySleep = o.retryDelay > 0 ? o.retryDelay : 1
         firstStart = runner.loop.now
         startedAt = firstStart
-        isPlain = runner.reusesPlainHandles && item.overrides == URLOverrides() && item.uploadFile == nil
+        isPlain = runner.reusesPlainHandles[item.step] && item.overrides == URLOverrides() && item.uploadFile == nil
         if case .file(let path) = item.output {
             file = OutputFile(path: path, append: o.continueAuto || o.continueAt != nil, createDirs: o.createDirs)
         }
@@ -63,9 +69,10 @@ final class FetchJob: TransferDelegate {
 
     /// Builds the easy handle. Returns a plan-time failure (unreadable upload file) instead of a transfer.
     func prepare() -> FetchError? {
-        let o = runner.options
-        let r = runner.plan.request
-        if isPlain, let t = runner.takePlainTransfer() {
+        let o = step.options
+        let r = step.request
+        do { headerDumpFD = try runner.headerDumpFD(step: item.step) } catch { return error }
+        if isPlain, let t = runner.takePlainTransfer(step: item.step) {
             // Configured by an earlier plain URL of this batch exactly as this one would be: only the URL
             // differs (libcurl keeps a handle's options from one transfer to the next).
             t.reuse(delegate: self)
@@ -107,6 +114,7 @@ final class FetchJob: TransferDelegate {
             easy.setPostBody(body)
         }
         if !r.forms.isEmpty {
+            if o.curl.formEscape { easy.setMimeOptions(1) }  // CURLMIMEOPT_FORMESCAPE
             do { try easy.setMultipart(r.forms) } catch {
                 return FetchError(.readError, error.message)
             }
@@ -124,10 +132,14 @@ final class FetchJob: TransferDelegate {
             easy.set(.upload, true)
         }
         if let u = o.user { easy.set(.userPassword, u) }
-        for c in o.cookies {
-            if c.contains("=") { easy.set(.cookie, c) } else { easy.set(.cookieFile, c) }
-        }
+        // As curl: `-b` strings (those with a '=') are joined with ';' into one Cookie header; the others
+        // are files for the cookie engine.
+        let strings = o.cookies.filter { $0.contains("=") }
+        if !strings.isEmpty { easy.set(.cookie, strings.joined(separator: ";")) }
+        for c in o.cookies where !c.contains("=") { easy.set(.cookieFile, c) }
         if let jar = o.cookieJar { easy.set(.cookieJar, jar) }
+        if o.curl.junkSessionCookies { easy.set(.cookieSession, true) }
+        if o.curl.useASCII { easy.set(.transferText, true) }
         if let share = runner.share { easy.setShare(share) }
         if o.location {
             easy.set(.followLocation, true)
@@ -144,7 +156,9 @@ final class FetchJob: TransferDelegate {
         if let t = ov.connectTimeout ?? o.connectTimeout { easy.set(.connectTimeoutMilliseconds, max(1, Int(t * 1000))) }
         if let t = ov.maxTime ?? o.maxTime { easy.set(.timeoutMilliseconds, max(1, Int(t * 1000))) }
         FetchJob.apply(o.curl, to: easy)
-        if o.continueAuto, let f = file {
+        if o.continueAuto && item.uploadFile != nil {
+            easy.set(.resumeFrom, Int64(-1))  // as curl: libcurl works out where the upload resumes
+        } else if o.continueAuto, let f = file {
             easy.set(.resumeFrom, LocalFiles.regularFileSize(f.path) ?? 0)
         } else if let at = o.continueAt {
             easy.set(.resumeFrom, at)
@@ -191,7 +205,7 @@ final class FetchJob: TransferDelegate {
         let value = Array(line[start...end]) + [10]
         if etagFD >= 0 {
             _ = value.withUnsafeBytes { try? Socket.writeAll(etagFD, $0) }
-        } else if runner.options.curl.etagSave == "-" {
+        } else if options.curl.etagSave == "-" {
             wroteToStdout = true
             _ = value.withUnsafeBytes { runner.stdout.write(item.index, $0) }
         }
@@ -286,16 +300,16 @@ final class FetchJob: TransferDelegate {
                 }
             }
         }
-        if runner.options.curl.etagSave != nil { saveETag(line) }
-        if let d = runner.options.curl.dumpHeader {
-            if let fd = runner.headerDumpFD {
+        if options.curl.etagSave != nil { saveETag(line) }
+        if let d = options.curl.dumpHeader {
+            if let fd = headerDumpFD {
                 do { try Socket.writeAll(fd, line) } catch { return false }
             } else if d == "-" {
                 wroteToStdout = true
                 if !runner.stdout.write(item.index, line) { return false }
             }
         }
-        if runner.options.include || runner.options.head {
+        if options.include || options.head {
             return output(line)
         }
         return true
@@ -329,6 +343,11 @@ final class FetchJob: TransferDelegate {
         runner.trace?.write(kind, data)
     }
 
+    /// As curl: the upload file (or standard input, when it is a file) is sought back; a pipe cannot be.
+    func transferRewindBody(_ transfer: Transfer, to offset: Int64) -> Bool {
+        uploadFD >= 0 && lseek(uploadFD, off_t(offset), SEEK_SET) >= 0
+    }
+
     private func output(_ bytes: UnsafeRawBufferPointer) -> Bool {
         if let f = file {
             do {
@@ -356,10 +375,10 @@ final class FetchJob: TransferDelegate {
             message = w.message
         }
         let response = easy.info(.responseCode)
-        if code == .ok, let failOn = runner.options.failOn, failOn.matches(response) {
+        if code == .ok, let failOn = options.failOn, failOn.matches(response) {
             code = .httpReturnedError
             message = "The requested URL returned error: \(response)"
-        } else if code == .ok && runner.options.failWithBody && response >= 400 {
+        } else if code == .ok && options.failWithBody && response >= 400 {
             code = .httpReturnedError
             message = "The requested URL returned error: \(response)"
         }
@@ -381,7 +400,7 @@ final class FetchJob: TransferDelegate {
     /// curl's retry rules: timeouts and resolve failures, refused connections with `--retry-connrefused`,
     /// HTTP 408/429/500/502/503/504, anything with `--retry-all-errors`; `Retry-After` lengthens the wait.
     private func retryDelay(code: CurlCode, response: Int) -> Double? {
-        let o = runner.options
+        let o = options
         guard retriesLeft > 0 else { return nil }
         if o.retryMaxTime > 0 {
             let elapsed = Double(runner.loop.now - firstStart) / 1e9
@@ -434,17 +453,17 @@ final class FetchJob: TransferDelegate {
         let kind: String
         switch reason {
         case .operationTimedOut, .couldntResolveHost, .couldntResolveProxy: kind = ": timeout"
-        case .couldntConnect where runner.options.retryConnectionRefused: kind = ": connection refused"
+        case .couldntConnect where options.retryConnectionRefused: kind = ": connection refused"
         case .ok, .httpReturnedError: kind = ": HTTP error"
         default: kind = "(retrying all errors)"
         }
         retriesLeft -= 1
         retries += 1
-        if !runner.options.silent {
+        if !options.silent {
             Console.warning(
                 "Problem \(kind). Will retry in \(Int(delay)) seconds. \(retriesLeft + 1) retries left.")
         }
-        if runner.options.retryDelay <= 0 { retrySleep = min(retrySleep * 2, 600) }
+        if options.retryDelay <= 0 { retrySleep = min(retrySleep * 2, 600) }
         file?.reset()
         // What a failed attempt wrote to stdout stays there, as in curl (it cannot take back what a
         // reader already has); files are cut back to where the attempt started.
@@ -519,7 +538,7 @@ final class FetchJob: TransferDelegate {
 
     private func finish(_ report: TransferReport) {
         file?.close()
-        if report.exitCode != 0, runner.options.curl.removeOnError, let f = file, LocalFiles.regularFileSize(f.path) != nil {
+        if report.exitCode != 0, options.curl.removeOnError, let f = file, LocalFiles.regularFileSize(f.path) != nil {
             _ = unlink(f.path)
         }
         if etagFD >= 0 { _ = close(etagFD) }
@@ -528,7 +547,7 @@ final class FetchJob: TransferDelegate {
         uploadFD = -1
         if let t = transfer {
             if isPlain {
-                runner.givePlainTransfer(t)
+                runner.givePlainTransfer(t, step: item.step)
             } else if let pool = runner.easyPool {
                 runner.driver.recycle(t, into: pool)
             } else {

@@ -61,6 +61,13 @@ public struct CurlSettings: Sendable, Equatable {
     public var etagCompare: String?
     /// `--remove-on-error`: a URL that fails loses the file it was writing.
     public var removeOnError = false
+    /// `--no-clobber`: an existing output file is kept and FILE.1 … FILE.100 is written instead.
+    public var noClobber = false
+    /// `--form-escape`: `\\` and `"` in multipart names escaped with a backslash (else percent-encoded).
+    public var formEscape = false
+    public var useASCII = false
+    /// `-j`: session cookies read from files are dropped, as if a new session started.
+    public var junkSessionCookies = false
 
     public init() {}
 }
@@ -127,6 +134,16 @@ public struct FetchOptions: Sendable, Equatable {
         case json(String)
     }
 
+    /// One `-F` (parsed: `@file`, `<file`, `;type=` …) or `--form-string` (literal) argument.
+    public struct FormSpec: Sendable, Equatable {
+        public var text: String
+        public var literal: Bool
+        public init(_ text: String, literal: Bool = false) {
+            self.text = text
+            self.literal = literal
+        }
+    }
+
     public enum HTTPVersion: Int, Sendable {
         case v1_0 = 1, v1_1 = 2, v2 = 3, v2TLS = 4, v2PriorKnowledge = 5
 
@@ -150,7 +167,9 @@ public struct FetchOptions: Sendable, Equatable {
     public var data: [DataItem] = []
     public var get = false
     public var uploadFiles: [String] = []
-    public var forms: [String] = []
+    public var forms: [FormSpec] = []
+    /// `--url-query`: added to each URL's query, in order.
+    public var urlQuery: [String] = []
     public var userAgent: String?
     public var referer: String?
     public var user: String?
@@ -217,6 +236,10 @@ public struct FetchOptions: Sendable, Equatable {
     public var rateInterval: Double?
     public var failOn: StatusSet?
     public var exitSummary = false
+    /// `--fail-early`: the first failed URL ends the run (transfers in flight are stopped, none start).
+    public var failEarly = false
+    /// `--libcurl FILE`: C source using libcurl that does the same transfers is written there.
+    public var libcurl: String?
     public var stream = false
     public enum Progress: Sendable { case auto, bar, off }
     public var progress = Progress.auto
@@ -227,4 +250,51 @@ public struct FetchOptions: Sendable, Equatable {
     public var stdoutMemoryLimit = 8 << 20
 
     public init() {}
+}
+
+extension FetchOptions {
+    /// `--next` steps: the options curl keeps for the whole run (output and trace settings, parallelism, the
+    /// batch report) are global: wherever given, they hold for every step (a later step's value wins). Each
+    /// step gets them; everything else stays its own.
+    public static func sharingGlobals(_ steps: [FetchOptions]) -> [FetchOptions] {
+        guard var g = steps.first, steps.count > 1 else { return steps }
+        let d = FetchOptions()
+        for s in steps.dropFirst() {
+            if s.silent != d.silent { g.silent = s.silent }
+            if s.showError != d.showError { g.showError = s.showError }
+            if s.verbose != d.verbose { g.verbose = s.verbose }
+            if s.tracePath != nil { g.tracePath = s.tracePath; g.traceStyle = s.traceStyle }
+            if s.traceTime != d.traceTime { g.traceTime = s.traceTime }
+            if s.stderrPath != nil { g.stderrPath = s.stderrPath }
+            if s.parallelMax != d.parallelMax { g.parallelMax = s.parallelMax }
+            if s.parallelMaxHost != nil { g.parallelMaxHost = s.parallelMaxHost }
+            if s.rateInterval != nil { g.rateInterval = s.rateInterval }
+            if s.report != nil { g.report = s.report }
+            if s.exitSummary != d.exitSummary { g.exitSummary = s.exitSummary }
+            if s.progress != d.progress { g.progress = s.progress }
+            if s.dryRun != d.dryRun { g.dryRun = s.dryRun }
+            if s.failEarly != d.failEarly { g.failEarly = s.failEarly }
+            if s.libcurl != nil { g.libcurl = s.libcurl }
+        }
+        return steps.map { s in
+            var s = s
+            s.silent = g.silent
+            s.showError = g.showError
+            s.verbose = g.verbose
+            s.tracePath = g.tracePath
+            s.traceStyle = g.traceStyle
+            s.traceTime = g.traceTime
+            s.stderrPath = g.stderrPath
+            s.parallelMax = g.parallelMax
+            s.parallelMaxHost = g.parallelMaxHost
+            s.rateInterval = g.rateInterval
+            s.report = g.report
+            s.exitSummary = g.exitSummary
+            s.progress = g.progress
+            s.dryRun = g.dryRun
+            s.failEarly = g.failEarly
+            s.libcurl = g.libcurl
+            return s
+        }
+    }
 }

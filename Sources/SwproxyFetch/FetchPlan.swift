@@ -17,6 +17,8 @@ public struct PlannedURL: Sendable {
     public var failure: FetchError?
     /// Options given on this URL's line of an input file.
     public var overrides = URLOverrides()
+    /// Its `--next` step (see `FetchPlan.steps`).
+    public var step = 0
 }
 
 /// Per-URL options from an input-file line (`URL<TAB>output = x<TAB>header = "X-A: 1"`).
@@ -45,30 +47,71 @@ public struct RequestTemplate: Sendable {
     public var headers: [String] = []
     public var body: [UInt8]?
     public var forms: [MimePart] = []
+    /// What reading the `-F` arguments had to say (curl's warnings).
+    public var warnings: [String] = []
 }
 
-/// The whole job: URLs in input order, the shared request, the write-out format.
+/// One `--next` step: its options, its request and its write-out format (a class: every URL of the step
+/// holds it).
+public final class PlanStep: Sendable {
+    public let options: FetchOptions
+    public let request: RequestTemplate
+    public let writeOut: WriteOutFormat?
+
+    init(options: FetchOptions, request: RequestTemplate, writeOut: WriteOutFormat?) {
+        self.options = options
+        self.request = request
+        self.writeOut = writeOut
+    }
+}
+
+/// The whole job: URLs in input order, each with its step (the options, request and write-out format it
+/// shares with the other URLs of its `--next` group).
 public struct FetchPlan: Sendable {
     public var items: [PlannedURL]
-    public var request: RequestTemplate
-    public var writeOut: WriteOutFormat?
+    public var steps: [PlanStep]
     public var warnings: [String] = []
+
+    /// The first step's request (the only one without `--next`).
+    public var request: RequestTemplate { steps[0].request }
+    public func step(_ item: PlannedURL) -> PlanStep { steps[item.step] }
 
     /// Builds the plan, reading every local input it needs now, so that a missing file fails before any
     /// transfer starts.
     public static func build(_ o: FetchOptions) throws(FetchError) -> FetchPlan {
-        let files = LocalFiles()
-        return try build(o, files: files)
+        try build(steps: [o], files: LocalFiles())
+    }
+
+    public static func build(steps: [FetchOptions]) throws(FetchError) -> FetchPlan {
+        try build(steps: steps, files: LocalFiles())
     }
 
     static func build(_ o: FetchOptions, files: LocalFiles) throws(FetchError) -> FetchPlan {
+        try build(steps: [o], files: files)
+    }
+
+    static func build(steps options: [FetchOptions], files: LocalFiles) throws(FetchError) -> FetchPlan {
+        var plan = FetchPlan(items: [], steps: [])
+        for o in options {
+            let (items, step, warnings) = try buildStep(o, index: plan.steps.count, first: plan.items.count, files: files)
+            plan.items += items
+            plan.steps.append(step)
+            plan.warnings += warnings
+        }
+        return plan
+    }
+
+    /// One step's URLs (numbered from `first`) and its shared request.
+    static func buildStep(
+        _ o: FetchOptions, index stepIndex: Int, first: Int, files: LocalFiles
+    ) throws(FetchError) -> ([PlannedURL], PlanStep, [String]) {
         guard o.parallelMax >= 1 else {
             throw .usage("--parallel-max must be at least 1 (got \(o.parallelMax))")
         }
         guard o.maxRedirects >= -1 else { throw .usage("--max-redirs must be -1 or more") }
         guard o.retry >= 0 else { throw .usage("--retry must be 0 or more") }
-        var warnings: [String] = []
         let request = try buildRequest(o, files: files)
+        var warnings = request.warnings
 
         // URL arguments in order: command line, then input files (whose lines may carry options).
         struct URLArg {
@@ -111,8 +154,16 @@ public struct FetchPlan: Sendable {
         }
 
         var items: [PlannedURL] = []
+        // What goes into every URL's query: -G's data, or --url-query's (as curl, one or the other).
+        var query: String? = nil
+        if request.getWithData, let body = request.body, !body.isEmpty {
+            query = String(decoding: body, as: UTF8.self)
+        } else if !o.urlQuery.isEmpty {
+            query = try o.urlQuery.map { q throws(FetchError) in
+                q.hasPrefix("+") ? String(q.dropFirst()) : String(decoding: try dataBytes(.urlencode(q), files: files).0, as: UTF8.self)
+            }.joined(separator: "&")
+        }
         for arg in urlArgs {
-            let upload = arg.upload
             var expansions: [(url: String, values: [String])]
             var failure: FetchError? = arg.failure
             if o.globOff || failure != nil {
@@ -125,27 +176,44 @@ public struct FetchPlan: Sendable {
                     failure = FetchError(.urlMalformat, "\(error.description): \(arg.text)")
                 }
             }
-            for (url, values) in expansions {
-                var u = url
-                if request.getWithData, let body = request.body, !body.isEmpty {
-                    u = appendQuery(u, String(decoding: body, as: UTF8.self))
+            // -T's file names glob too: each file goes to each URL (files outermost, as curl).
+            var uploads: [String?] = [arg.upload]
+            if let up = arg.upload, !o.globOff, failure == nil, up != "-" {
+                do { uploads = try URLGlob(up).expand().map(\.url) } catch {
+                    failure = FetchError(.urlMalformat, "\(error.description): \(up)")
                 }
-                if let up = upload, u.hasSuffix("/") {
-                    u += up.split(separator: "/").last.map(String.init) ?? ""
-                }
-                var item = PlannedURL(index: items.count, url: u, output: .stdout, uploadFile: upload, failure: failure)
-                item.overrides = arg.overrides
-                if failure == nil {
-                    do {
-                        item.output = try outputTarget(arg.spec, url: u, values: values, o)
-                    } catch {
-                        item.failure = error
+            }
+            for upload in uploads {
+                for (url, values) in expansions {
+                    var u = url
+                    var itemFailure = failure
+                    if let up = upload, up != "-" {
+                        if let with = CurlURL.addingFileName(u, up) { u = with } else {
+                            itemFailure = FetchError(.urlMalformat, "URL using bad/illegal format or missing URL")
+                        }
                     }
+                    if let q = query, itemFailure == nil {
+                        if let with = CurlURL.appendingQuery(u, q) {
+                            u = with
+                        } else {
+                            itemFailure = FetchError(.urlMalformat, "Could not parse the URL, failed to set query")
+                        }
+                    }
+                    var item = PlannedURL(
+                        index: first + items.count, url: u, output: .stdout, uploadFile: upload, failure: itemFailure)
+                    item.step = stepIndex
+                    item.overrides = arg.overrides
+                    if itemFailure == nil {
+                        do {
+                            item.output = try outputTarget(arg.spec, url: u, values: values, o)
+                        } catch {
+                            item.failure = error
+                        }
+                    }
+                    items.append(item)
                 }
-                items.append(item)
             }
         }
-        try checkDistinctOutputs(items)
 
         var writeOut: WriteOutFormat? = nil
         if let w = o.writeOut {
@@ -154,20 +222,7 @@ public struct FetchPlan: Sendable {
             for u in f.unknown { warnings.append("unknown --write-out variable: '\(u)'") }
             writeOut = f
         }
-        return FetchPlan(items: items, request: request, writeOut: writeOut, warnings: warnings)
-    }
-
-    /// Two transfers writing one file at once would corrupt it (and `-C -` would resume the wrong data): refuse
-    /// before anything starts. `/dev/null` is the exception.
-    static func checkDistinctOutputs(_ items: [PlannedURL]) throws(FetchError) {
-        var seen: [String: String] = [:]
-        for item in items {
-            guard item.failure == nil, case .file(let path) = item.output, path != "/dev/null" else { continue }
-            if let other = seen[path] {
-                throw .usage("two URLs would write the same file \(path): \(other) and \(item.url)")
-            }
-            seen[path] = item.url
-        }
+        return (items, PlanStep(options: o, request: request, writeOut: writeOut), warnings)
     }
 
     /// Options after a URL on an input-file line, each `name = value` in the config-file syntax.
@@ -238,16 +293,6 @@ public struct FetchPlan: Sendable {
         return String(s.split(separator: "/", omittingEmptySubsequences: false).last ?? "")
     }
 
-    static func appendQuery(_ url: String, _ query: String) -> String {
-        var base = Substring(url)
-        var fragment = ""
-        if let hash = base.firstIndex(of: "#") {
-            fragment = String(base[hash...])
-            base = base[..<hash]
-        }
-        return String(base) + (base.contains("?") ? "&" : "?") + query + fragment
-    }
-
     static func buildRequest(_ o: FetchOptions, files: LocalFiles) throws(FetchError) -> RequestTemplate {
         var r = RequestTemplate()
         // Headers, with @file expanded to its lines.
@@ -282,7 +327,12 @@ public struct FetchPlan: Sendable {
             if !hasHeader(r.headers, "content-type") { r.headers.append("Content-Type: application/json") }
             if !hasHeader(r.headers, "accept") { r.headers.append("Accept: application/json") }
         }
-        for f in o.forms { r.forms.append(try parseForm(f)) }
+        if !o.forms.isEmpty {
+            var parser = FormParser(readStdin: { () throws(FetchError) in try files.read("-") })
+            for f in o.forms { try parser.parse(f.text, literal: f.literal) }
+            r.forms = parser.finish()
+            r.warnings = parser.warnings
+        }
 
         var methods: [String] = []
         if o.head { methods.append("HEAD") }
@@ -353,41 +403,6 @@ public struct FetchPlan: Sendable {
             }
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// `-F name=value`, `name=@file`, `name=<file`, each with optional `;type=` and `;filename=`.
-    static func parseForm(_ spec: String) throws(FetchError) -> MimePart {
-        guard let eq = spec.firstIndex(of: "=") else {
-            throw .usage("Illegally formatted input field: '\(spec)'")
-        }
-        let name = String(spec[..<eq])
-        var rest = String(spec[spec.index(after: eq)...])
-        var type: String? = nil
-        var filename: String? = nil
-        var parts = rest.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-        rest = parts.removeFirst()
-        for p in parts {
-            if p.hasPrefix("type=") { type = String(p.dropFirst(5)) }
-            else if p.hasPrefix("filename=") { filename = String(p.dropFirst(9)) }
-            else { rest += ";" + p }
-        }
-        let content: MimePart.Content
-        if rest.hasPrefix("@") {
-            let path = String(rest.dropFirst())
-            guard LocalFiles.regularFileSize(path) != nil else {
-                throw FetchError(.readError, "Failed to open \(path) for -F")
-            }
-            content = .file(path)
-        } else if rest.hasPrefix("<") {
-            let path = String(rest.dropFirst())
-            guard LocalFiles.regularFileSize(path) != nil else {
-                throw FetchError(.readError, "Failed to open \(path) for -F")
-            }
-            content = .fileContent(path)
-        } else {
-            content = .value(rest)
-        }
-        return MimePart(name: name, content: content, filename: filename, contentType: type)
     }
 }
 

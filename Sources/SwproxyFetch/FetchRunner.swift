@@ -17,11 +17,13 @@ public final class FetchRunner {
     /// Not with cookies: a handle writes its cookie jar when it is cleaned up, not when it is reset.
     let easyPool: EasyHandlePool?
     /// Finished transfers of plain URLs (see `FetchJob.isPlain`), their handles configured as they are: the
-    /// next plain URL only sets its URL (no curl_easy_reset, no option setting, no new Transfer).
+    /// next plain URL of the same step only sets its URL (no curl_easy_reset, no option setting, no new
+    /// Transfer).
     private var plainTransfers: [Transfer] = []
-    /// Whether handles are reused as they are at all: not with cookies (no pool), nor where the batch's own
-    /// options make each handle differ (a resume offset per file, a multipart form per handle).
-    let reusesPlainHandles: Bool
+    private var plainStep = 0
+    /// Whether handles are reused as they are at all, by step: not with cookies (no pool), nor where the
+    /// step's own options make each handle differ (a resume offset per file, a multipart form per handle).
+    let reusesPlainHandles: [Bool]
     private var results: [Int32?]
     private var scheduler: TransferScheduler
     private let hosts: [String]
@@ -34,8 +36,9 @@ public final class FetchRunner {
     let progress: ProgressDisplay?
     /// `-v`, `--trace`, `--trace-ascii`: libcurl's debug output in curl's format, for every transfer.
     let trace: Trace?
-    /// `-D FILE`: one file for every transfer's header lines, as curl (nil: none, or `-D -` to stdout).
-    let headerDumpFD: Int32?
+    /// `-D FILE`: the file of the step running now, for every transfer's header lines; each step that
+    /// names one empties it when it starts, as curl.
+    private var headerDump: (step: Int, fd: Int32)?
     /// Whether anything reads more of a finished transfer than its exit code, status and size (`-w`,
     /// `--report`, the progress display); if not, the response's header fields are not kept as strings and
     /// the 30-odd `curl_easy_getinfo` calls of a full report are skipped.
@@ -43,8 +46,13 @@ public final class FetchRunner {
     private let started: UInt64
 
     /// Runs the whole fetch and returns the process exit status.
-    public static func run(_ options: FetchOptions) -> Int32 {
+    public static func run(_ options: FetchOptions) -> Int32 { run(steps: [options]) }
+
+    /// Runs a fetch of one or more `--next` steps, one after another.
+    public static func run(steps given: [FetchOptions]) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        let steps = FetchOptions.sharingGlobals(given)
+        let options = steps[0]
         if let path = options.stderrPath {
             // curl's --stderr: everything written to stderr from here on goes to FILE (or stdout).
             let fd = path == "-" ? 1 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -57,7 +65,7 @@ public final class FetchRunner {
         }
         let plan: FetchPlan
         do {
-            plan = try FetchPlan.build(options)
+            plan = try FetchPlan.build(steps: steps)
             try checkCombinations(options, plan)
         } catch {
             Console.error(error)
@@ -90,6 +98,54 @@ public final class FetchRunner {
         return status
     }
 
+    /// What the scheduler needs of each URL: its host, where its connection goes, its lanes (cookies: the
+    /// site; stateful authentication and requests that change things: the host; its output file) and its
+    /// step.
+    static func schedulingItems(_ plan: FetchPlan, hosts: [String], cookies: Bool) -> [TransferScheduler.Item] {
+        plan.items.map { item in
+            let o = plan.step(item).options
+            let host = hosts[item.index]
+            var target = host
+            if let proxy = o.proxy, !proxy.isEmpty, !FetchRunner.bypassesProxy(host, o.noProxy) {
+                target = "proxy " + proxy
+            }
+            var lanes: [String] = []
+            // Digest's nonce, NTLM's and Negotiate's authenticated connection: what one transfer learns, the
+            // next to that host uses. And requests that change things (a body, or a method other than GET,
+            // HEAD, OPTIONS) keep their order on a host, unless --parallel-max-host says how many may run.
+            let r = plan.step(item).request
+            let method = item.overrides.method ?? r.customMethod
+            let changes = item.uploadFile != nil || !r.forms.isEmpty || item.overrides.body != nil
+                || (r.body != nil && !r.getWithData) || (method.map { !["GET", "HEAD", "OPTIONS"].contains($0) } ?? false)
+            let statefulAuth = (o.curl.httpAuth ?? 0) & ~1 != 0
+            if cookies {
+                lanes.append("cookies " + TransferScheduler.cookieSite(host))
+            } else if statefulAuth || (changes && o.parallelMaxHost == nil) {
+                lanes.append("host " + host)
+            }
+            // Two URLs writing one file: one after the other, the later one's body stays (as curl).
+            if case .file(let path) = item.output, path != "/dev/null" { lanes.append("file " + path) }
+            return TransferScheduler.Item(host: host, target: target, lanes: lanes, step: item.step)
+        }
+    }
+
+    /// Whether `--noproxy` (or `$no_proxy` when not given) exempts a host key (`host[:port]`) from the proxy.
+    static func bypassesProxy(_ hostKey: String, _ noProxy: String?) -> Bool {
+        guard let list = noProxy ?? getenv("no_proxy").map({ String(cString: $0) }) ?? getenv("NO_PROXY").map({
+            String(cString: $0)
+        }) else { return false }
+        var host = Substring(hostKey)
+        if !host.hasPrefix("["), let colon = host.lastIndex(of: ":") { host = host[..<colon] }
+        for raw in list.split(separator: ",") {
+            var entry = raw.trimmingWhitespace()
+            if entry == "*" { return true }
+            if entry.hasPrefix(".") { entry.removeFirst() }
+            if entry.isEmpty { continue }
+            if host == entry || host.hasSuffix("." + entry) { return true }
+        }
+        return false
+    }
+
     static func checkCombinations(_ o: FetchOptions, _ plan: FetchPlan) throws(FetchError) {
         if let n = o.parallelMaxHost, n < 1 { throw .usage("--parallel-max-host must be at least 1 (got \(n))") }
     }
@@ -101,33 +157,31 @@ public final class FetchRunner {
         driver = MultiDriver(loop: loop)
         if let n = options.parallelMaxHost { driver.setMaxHostConnections(n) }
         stdout = OrderedStdout(count: plan.items.count, memoryLimit: options.stdoutMemoryLimit)
-        share = options.cookies.isEmpty && options.cookieJar == nil ? nil : Share(cookies: true, dns: false, tlsSessions: false)
+        let cookies = plan.steps.contains { !$0.options.cookies.isEmpty || $0.options.cookieJar != nil }
+        share = cookies ? Share(cookies: true, dns: false, tlsSessions: false) : nil
         easyPool = share == nil ? EasyHandlePool(capacity: max(1, min(options.parallelMax, plan.items.count))) : nil
-        reusesPlainHandles = easyPool != nil && !options.continueAuto && options.continueAt == nil
-            && options.curl.etagSave == nil && options.curl.etagCompare == nil
-            && plan.request.forms.isEmpty
+        let noShare = share == nil
+        reusesPlainHandles = plan.steps.map { step in
+            let o = step.options
+            // Digest, NTLM and Negotiate state lives in the handle: each URL starts afresh with its own, as
+            // in curl (a reset handle forgets it, one reused as it is would not).
+            let statefulAuth = (o.curl.httpAuth ?? 0) & ~1 != 0 || (o.curl.proxyAuth ?? 0) & ~1 != 0
+            return noShare && !statefulAuth && !o.continueAuto && o.continueAt == nil && o.curl.etagSave == nil
+                && o.curl.etagCompare == nil && step.request.forms.isEmpty
+        }
         results = Array(repeating: nil, count: plan.items.count)
         hosts = plan.items.map { TransferScheduler.hostKey($0.url) }
         scheduler = TransferScheduler(
-            hosts: hosts, parallelMax: options.parallelMax, perHost: options.parallelMaxHost,
-            interval: options.rateInterval)
+            items: FetchRunner.schedulingItems(plan, hosts: hosts, cookies: cookies),
+            parallelMax: options.parallelMax, perHost: options.parallelMaxHost, interval: options.rateInterval)
         report = try options.report.map { path throws(FetchError) in try Report(path: path) }
         progress = ProgressDisplay.make(options, total: plan.items.count)
-        if let d = options.curl.dumpHeader, d != "-" {
-            let fd = open(d, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else {
-                throw FetchError(.writeError, "Failed to open \(d): \(String(cString: strerror(errno)))")
-            }
-            headerDumpFD = fd
-        } else {
-            headerDumpFD = nil
-        }
         if let t = options.trace {
             trace = try Trace(style: t.style == .binary ? .binary : .ascii, path: t.path, time: options.traceTime)
         } else {
             trace = options.verbose ? try Trace(style: .plain, path: nil, time: options.traceTime) : nil
         }
-        detailedReports = plan.writeOut != nil || options.report != nil || progress != nil
+        detailedReports = plan.steps.contains { $0.writeOut != nil } || options.report != nil || progress != nil
         started = loop.now
     }
 
@@ -145,7 +199,7 @@ public final class FetchRunner {
         report?.summary(seconds: seconds)
         report?.close()
         trace?.close()
-        if let fd = headerDumpFD { _ = Glibc.close(fd) }
+        if let d = headerDump { _ = Glibc.close(d.fd) }
         if options.exitSummary {
             return results.contains(where: { $0 != 0 }) ? 1 : 0
         }
@@ -196,10 +250,34 @@ public final class FetchRunner {
         }
     }
 
-    func takePlainTransfer() -> Transfer? { plainTransfers.popLast() }
+    /// The `-D FILE` descriptor for a step's transfers (nil: none, or `-D -`), opened (emptied) by the step's
+    /// first transfer.
+    func headerDumpFD(step: Int) throws(FetchError) -> Int32? {
+        guard let path = plan.steps[step].options.curl.dumpHeader, path != "-" else { return nil }
+        if let d = headerDump, d.step == step { return d.fd }
+        if let d = headerDump { _ = Glibc.close(d.fd) }
+        headerDump = nil
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw FetchError(.writeError, "Failed to open \(path): \(String(cString: strerror(errno)))")
+        }
+        headerDump = (step, fd)
+        return fd
+    }
 
-    func givePlainTransfer(_ t: Transfer) {
-        if let pool = easyPool, plainTransfers.count >= pool.capacity {
+    func takePlainTransfer(step: Int) -> Transfer? {
+        if step != plainStep {
+            // Configured for another step's options: of no use from here on (steps run in order).
+            for t in plainTransfers { driver.cancel(t) }
+            plainTransfers = []
+            plainStep = step
+            return nil
+        }
+        return plainTransfers.popLast()
+    }
+
+    func givePlainTransfer(_ t: Transfer, step: Int) {
+        if let pool = easyPool, plainTransfers.count >= pool.capacity || step != plainStep {
             driver.cancel(t)
         } else {
             plainTransfers.append(t)
@@ -226,7 +304,7 @@ public final class FetchRunner {
             progress?.clearForMessage()
             Console.error(FetchError(CurlCode(rawValue: report.exitCode), report.errorMessage))
         }
-        if let w = plan.writeOut, !skipped {
+        if let w = plan.step(job.item).writeOut, !skipped {
             for (stream, text) in w.render(report) {
                 if stream == .stdout { _ = stdout.write(i, text) } else { Console.write(text) }
             }

@@ -67,9 +67,9 @@ final class Report {
 /// `--dry-run`: what would be sent, and where it would go; nothing is sent.
 enum DryRun {
     static func print(_ plan: FetchPlan, _ o: FetchOptions) {
-        let r = plan.request
         var out = ""
         for item in plan.items {
+            let r = plan.step(item).request
             let ov = item.overrides
             let body = ov.body ?? (r.getWithData ? nil : r.body)
             var method = ov.method ?? r.customMethod
@@ -82,7 +82,7 @@ enum DryRun {
                 continue
             }
             for h in r.headers + ov.headers { out += "  > \(h)\n" }
-            if let ua = ov.userAgent ?? o.userAgent { out += "  > User-Agent: \(ua)\n" }
+            if let ua = ov.userAgent ?? plan.step(item).options.userAgent { out += "  > User-Agent: \(ua)\n" }
             if let b = body { out += "  body: \(b.count) bytes\n" }
             if !r.forms.isEmpty { out += "  body: multipart form, \(r.forms.count) parts\n" }
             if let up = item.uploadFile { out += "  body: file \(up)\n" }

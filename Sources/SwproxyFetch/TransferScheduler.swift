@@ -1,7 +1,16 @@
 /// Decides which URL starts next: in input order, at most `parallelMax` at once, at most `perHost` per host
 /// (a URL waiting for its host does not hold back URLs for other hosts, nor take a global slot), no faster
-/// than one start per `interval` seconds, and not to a host paused by `Retry-After`. Pure: the runner gives it
-/// the time.
+/// than one start per `interval` seconds, and not to a host paused by `Retry-After`. Three rules keep what
+/// curl's one-after-another order gives scripts, without giving up running at once:
+/// - **steps** (`--next` groups) run one after another: a step starts when every URL of the one before has
+///   finished;
+/// - **first alone**: the first URL to a connection target (its host, or the proxy it goes through) runs
+///   alone; the others to that target start when it has finished, so they find its connection open (and
+///   reuse it), the server's HTTP version known, its cookies stored and its authentication done;
+/// - **lanes**: URLs that share state one sets and the next reads (cookies within a site, authentication
+///   on a host, the server's state that requests with a body change, an output file) run one at a time,
+///   in input order.
+/// Pure: the runner gives it the time.
 struct TransferScheduler {
     enum Decision: Equatable {
         case start(Int)
@@ -9,6 +18,25 @@ struct TransferScheduler {
         case wait(until: Double)
         /// Nothing can start until a transfer finishes (or nothing is left).
         case blocked
+    }
+
+    /// What the scheduler knows of one URL.
+    struct Item: Equatable {
+        /// Per-host limits and `Retry-After` pauses count by this (see `hostKey`).
+        var host: String
+        /// Where its connection goes: the host, or the proxy (the first-alone rule counts by this).
+        var target: String
+        /// URLs sharing a lane run one at a time, in order (none: no such state shared).
+        var lanes: [String]
+        /// Its `--next` step.
+        var step: Int
+
+        init(host: String, target: String? = nil, lanes: [String] = [], step: Int = 0) {
+            self.host = host
+            self.target = target ?? host
+            self.lanes = lanes
+            self.step = step
+        }
     }
 
     private struct HostQueue {
@@ -20,31 +48,56 @@ struct TransferScheduler {
         var first: Int? { isEmpty ? nil : items[head] }
     }
 
+    /// A connection target's first URL: running (its index), or finished.
+    private enum Probe {
+        case running(Int)
+        case done
+    }
+
     private var queues: [String: HostQueue] = [:]
-    private let hosts: [String]
+    private let items: [Item]
+    private var probes: [String: Probe] = [:]
+    private var busyLanes: Set<String> = []
+    /// URLs of each step not finished yet; `step` is the first step with some.
+    private var unfinished: [Int]
+    private var step = 0
     let parallelMax: Int
     let perHost: Int?
     let interval: Double?
     private var nextStart = 0.0
     private(set) var active = 0
 
-    init(hosts: [String], parallelMax: Int, perHost: Int?, interval: Double?) {
-        self.hosts = hosts
+    init(items: [Item], parallelMax: Int, perHost: Int?, interval: Double?) {
+        self.items = items
         self.parallelMax = parallelMax
         self.perHost = perHost
         self.interval = interval
-        for (i, h) in hosts.enumerated() { queues[h, default: HostQueue()].items.append(i) }
+        unfinished = Array(repeating: 0, count: (items.map(\.step).max() ?? 0) + 1)
+        for (i, item) in items.enumerated() {
+            queues[item.host, default: HostQueue()].items.append(i)
+            unfinished[item.step] += 1
+        }
+    }
+
+    init(hosts: [String], parallelMax: Int, perHost: Int?, interval: Double?) {
+        self.init(items: hosts.map { Item(host: $0) }, parallelMax: parallelMax, perHost: perHost, interval: interval)
     }
 
     var pendingCount: Int { queues.values.reduce(0) { $0 + ($1.items.count - $1.head) } }
 
     mutating func next(now: Double) -> Decision {
         guard active < parallelMax else { return .blocked }
+        while step < unfinished.count && unfinished[step] == 0 { step += 1 }
         var best: (index: Int, host: String)?
         var earliestPause = Double.infinity
         for (host, q) in queues {
             guard let first = q.first else { continue }
+            let item = items[first]
+            // A queue's first URL is its lowest pending one: a later step means the whole queue waits.
+            if item.step != step { continue }
             if let limit = perHost, q.active >= limit { continue }
+            if case .running = probes[item.target] { continue }
+            if item.lanes.contains(where: busyLanes.contains) { continue }
             if q.pausedUntil > now {
                 earliestPause = min(earliestPause, q.pausedUntil)
                 continue
@@ -55,8 +108,11 @@ struct TransferScheduler {
             return earliestPause.isFinite ? .wait(until: earliestPause) : .blocked
         }
         if interval != nil && nextStart > now { return .wait(until: nextStart) }
+        let item = items[chosen.index]
         queues[chosen.host]!.head += 1
         queues[chosen.host]!.active += 1
+        if probes[item.target] == nil { probes[item.target] = .running(chosen.index) }
+        busyLanes.formUnion(item.lanes)
         active += 1
         if let i = interval { nextStart = max(nextStart, now) + i }
         return .start(chosen.index)
@@ -64,13 +120,35 @@ struct TransferScheduler {
 
     /// A URL started by `next` has finished for good.
     mutating func finished(_ index: Int) {
+        let item = items[index]
         active -= 1
-        queues[hosts[index]]!.active -= 1
+        queues[item.host]!.active -= 1
+        unfinished[item.step] -= 1
+        if case .running(index) = probes[item.target] { probes[item.target] = .done }
+        busyLanes.subtract(item.lanes)
     }
 
     /// `Retry-After`: no new transfer to this host before `until`.
     mutating func pause(host: String, until: Double) {
         queues[host, default: HostQueue()].pausedUntil = max(queues[host]?.pausedUntil ?? 0, until)
+    }
+
+    /// The lane of cookies: the site a host belongs to, as far as cookies can cross hosts (a cookie's
+    /// `Domain` is a suffix of the host that set it, and never a top-level name): the last two labels of a
+    /// name (`www.example.com` and `api.example.com` share `example.com`), an IP address or a one-label name
+    /// alone. Ports do not separate cookies.
+    static func cookieSite(_ hostKey: String) -> String {
+        var host = Substring(hostKey)
+        if host.hasPrefix("[") {  // IPv6 literal
+            return String(host[...(host.firstIndex(of: "]") ?? host.index(before: host.endIndex))])
+        }
+        if let colon = host.lastIndex(of: ":") { host = host[..<colon] }
+        if host.hasSuffix(".") { host = host.dropLast() }
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        if labels.count <= 2 || labels.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) {
+            return String(host)
+        }
+        return labels.suffix(2).joined(separator: ".")
     }
 
     /// The scheduling key of a URL: its host and port, lowercased, as libcurl's per-host limit counts them.

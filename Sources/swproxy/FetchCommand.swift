@@ -39,7 +39,9 @@ struct FetchCommand: ParsableCommand {
         o.headers = request.header
         o.get = request.get
         o.uploadFiles = request.uploadFile
-        o.forms = request.form
+        for (name, value) in syntax.ordered(tokens, names: ["form", "form-string"]) {
+            o.forms.append(FetchOptions.FormSpec(value ?? "", literal: name == "form-string"))
+        }
         o.userAgent = request.userAgent
         o.referer = request.referer
         o.user = request.user
@@ -114,6 +116,9 @@ struct FetchCommand: ParsableCommand {
         o.skipExisting = output.skipExisting
         if output.noProgressMeter { o.progress = .off } else if output.progressBar { o.progress = .bar }
         if let f = output.failOn { o.failOn = try StatusSet(parsing: f) }
+        o.failEarly = curl.failEarly
+        o.libcurl = curl.libcurl
+        o.urlQuery = curl.urlQuery
         o.parallelMaxHost = transfer.parallelMaxHost
         if let r = transfer.rate { o.rateInterval = try parseRate(r) }
         o.httpVersion = .chosen(
@@ -522,6 +527,33 @@ struct FetchCurlOptions: ParsableArguments {
     @Flag(name: .customLong("remove-on-error"), help: "Remove the output file of a URL that fails.")
     var removeOnError = false
 
+    @Flag(name: [.customShort(":"), .customLong("next")],
+          help: "Start the next step: the URLs after it get their own options, and run once the step before has finished.")
+    var next = false
+    @Flag(name: .customLong("fail-early"), help: "Stop at the first URL that fails (exit with its code).")
+    var failEarly = false
+    @Option(name: .customLong("libcurl"), parsing: .unconditional,
+            help: ArgumentHelp("Write C source that does the same transfer with libcurl to this file.", valueName: "file"))
+    var libcurl: String?
+    @Option(name: .customLong("form-string"), parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Multipart form field whose value is taken literally (no @, < or ;type=).",
+                               valueName: "name=string"))
+    var formString: [String] = []
+    @Flag(name: .customLong("form-escape"), help: "Escape '\\' and '\"' in form field and file names with a backslash.")
+    var formEscape = false
+    @Flag(name: .customLong("clobber"), help: "Overwrite existing output files (the default).")
+    var clobber = false
+    @Flag(name: .customLong("no-clobber"), help: "Never overwrite an output file: write FILE.1, FILE.2 … instead.")
+    var noClobber = false
+    @Flag(name: [.customShort("j"), .customLong("junk-session-cookies")], help: "Drop session cookies read from files.")
+    var junkSessionCookies = false
+    @Flag(name: .customLong("use-ascii"), help: "Transfer in ASCII mode (FTP, including FTP over an HTTP proxy).")
+    var useASCII = false
+    @Option(name: .customLong("url-query"), parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Add this to the URL's query, in --data-urlencode's syntax ('+' first: as is).",
+                               valueName: "data"))
+    var urlQuery: [String] = []
+
     /// CURLAUTH_ bits (curl.h); CURLAUTH_ANY is all but DIGEST_IE.
     static let auth = ["basic": 1, "digest": 2, "negotiate": 4, "ntlm": 8, "anyauth": ~16]
 
@@ -582,6 +614,10 @@ struct FetchCurlOptions: ParsableArguments {
         c.etagSave = etagSave
         c.etagCompare = etagCompare
         c.removeOnError = removeOnError
+        if let last = syntax.ordered(tokens, names: ["clobber", "no-clobber"]).last { c.noClobber = last.name == "no-clobber" }
+        c.formEscape = formEscape
+        c.useASCII = useASCII
+        c.junkSessionCookies = junkSessionCookies
         return c
     }
 

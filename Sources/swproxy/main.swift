@@ -26,17 +26,20 @@ if args.first == "fetch" {
             throw ArgumentError(FetchCommand.message(for: error))
         }
     }
-    let tokens: [String]
+    let steps: [[String]]
     do {
-        tokens = try normalizer.normalize(Array(args.dropFirst()))
+        steps = try normalizer.normalizeSteps(Array(args.dropFirst()), separator: "next")
     } catch {
         usageFailure(error.description, command: "fetch ")
     }
     // Well-formed arguments map straight to FetchOptions; anything else goes through swift-argument-parser,
-    // which has the messages (see FetchArguments).
-    let fast = FetchArguments.options(from: tokens)
-    if getenv("SWPROXY_CHECK_ARGUMENTS") != nil { checkArguments(tokens, fast) }
-    finishFetch(FetchRunner.run(fast ?? parseFetchOptions(tokens)))
+    // which has the messages (see FetchArguments). Each `--next` step is parsed on its own.
+    if steps.count == 1 {
+        let fast = FetchArguments.options(from: steps[0])
+        if getenv("SWPROXY_CHECK_ARGUMENTS") != nil { checkArguments(steps[0], fast) }
+        finishFetch(FetchRunner.run(fast ?? parseFetchOptions(steps[0])))
+    }
+    finishFetch(FetchRunner.run(steps: steps.map { FetchArguments.options(from: $0) ?? parseFetchOptions($0) }))
 }
 
 /// Ends the process once a fetch is over: everything is written and closed by then (output goes out with
