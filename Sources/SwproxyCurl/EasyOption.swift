@@ -120,6 +120,7 @@ public struct InfoKey<Value>: Sendable {
 }
 
 extension InfoKey where Value == Int {
+    public static var conditionUnmet: Self { .init(CURLINFO_CONDITION_UNMET) }
     public static var responseCode: Self { .init(CURLINFO_RESPONSE_CODE) }
     public static var httpConnectCode: Self { .init(CURLINFO_HTTP_CONNECTCODE) }
     public static var httpVersion: Self { .init(CURLINFO_HTTP_VERSION) }

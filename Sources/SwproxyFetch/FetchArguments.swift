@@ -19,7 +19,7 @@ public enum FetchArguments {
             "S": "show-error", "v": "verbose", "f": "fail", "w": "write-out", "L": "location", "Z": "parallel",
             "m": "max-time", "x": "proxy", "k": "insecure", "0": "http1.0", "K": "config", "#": "progress-bar",
             "N": "no-buffer", "U": "proxy-user", "p": "proxytunnel", "r": "range", "z": "time-cond", "n": "netrc",
-            "4": "ipv4", "6": "ipv6", "D": "dump-header", ":": "next", "j": "junk-session-cookies",
+            "4": "ipv4", "6": "ipv6", "D": "dump-header", ":": "next", "j": "junk-session-cookies", "J": "remote-header-name",
         ],
         valued: [
             "request", "header", "data", "data-ascii", "data-binary", "data-raw", "data-urlencode", "json",
@@ -30,7 +30,7 @@ public enum FetchArguments {
             "proxy-user", "proxy-header", "proxy1.0", "socks4", "socks4a", "socks5", "socks5-hostname", "resolve",
             "connect-to", "interface", "range", "time-cond", "netrc-file", "limit-rate", "dump-header", "stderr",
             "request-target", "max-filesize", "hsts", "alt-svc", "unix-socket", "preproxy", "oauth2-bearer", "etag-save",
-            "etag-compare", "libcurl", "form-string", "url-query",
+            "etag-compare", "libcurl", "form-string", "url-query", "proto", "proto-redir", "proto-default",
         ],
         flags: [
             "get", "head", "compressed", "globoff", "remote-name", "remote-name-all", "create-dirs", "include",
@@ -42,7 +42,7 @@ public enum FetchArguments {
             "tr-encoding", "post301", "post302", "post303", "http0.9", "location-trusted", "raw", "haproxy-protocol",
             "path-as-is", "suppress-connect-headers", "proxy-insecure", "ignore-content-length",
             "disallow-username-in-url", "remove-on-error", "next", "fail-early", "form-escape", "clobber",
-            "no-clobber", "use-ascii", "junk-session-cookies",
+            "no-clobber", "use-ascii", "junk-session-cookies", "remote-header-name", "no-remote-name",
         ],
         configOption: "config")
 

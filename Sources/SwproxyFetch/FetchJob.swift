@@ -41,7 +41,9 @@ final class FetchJob: TransferDelegate {
         startedAt = firstStart
         isPlain = runner.reusesPlainHandles[item.step] && item.overrides == URLOverrides() && item.uploadFile == nil
         if case .file(let path) = item.output {
-            file = OutputFile(path: path, append: o.continueAuto || o.continueAt != nil, createDirs: o.createDirs)
+            file = OutputFile(
+                path: path, append: o.continueAuto || o.continueAt != nil, createDirs: o.createDirs,
+                noClobber: o.curl.noClobber)
         }
     }
 
@@ -89,7 +91,7 @@ final class FetchJob: TransferDelegate {
             headers: runner.detailedReports || o.include || o.head || o.curl.dumpHeader != nil
                 || o.curl.etagSave != nil)
         easy.set(.url, item.url)
-        easy.set(.defaultProtocol, "http")
+        easy.set(.defaultProtocol, o.curl.defaultProtocol ?? "http")
         easy.set(.bufferSize, 102_400)
         easy.set(.tcpNoDelay, true)
         let ov = item.overrides
@@ -192,6 +194,21 @@ final class FetchJob: TransferDelegate {
         return header
     }
 
+    /// `-J`: a 2xx response's `Content-Disposition` filename names the file (in the output directory; never
+    /// overwriting one that exists, as curl).
+    private func nameFromContentDisposition(_ line: UnsafeRawBufferPointer, file: OutputFile) {
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.lowercased().hasPrefix("content-disposition:"),
+            transfer.easy.info(.responseCode) / 100 == 2,
+            let name = FetchPlan.contentDispositionFilename(String(text.dropFirst(20)))
+        else { return }
+        if let dir = options.outputDir {
+            file.rename(to: (dir.hasSuffix("/") ? dir : dir + "/") + name)
+        } else {
+            file.rename(to: name)
+        }
+    }
+
     /// `--etag-save`: an `ETag:` line's value, trimmed, with a newline.
     private func saveETag(_ line: UnsafeRawBufferPointer) {
         guard line.count > 5, line[line.count - 1] == 10 else { return }
@@ -245,6 +262,8 @@ final class FetchJob: TransferDelegate {
             easy.set(.unrestrictedAuth, true)
         }
         if let t = c.requestTarget { easy.set(.requestTarget, t) }
+        if let p = c.protocols { easy.set(.protocolsString, p) }
+        if let p = c.redirectProtocols { easy.set(.redirectProtocolsString, p) }
         if c.raw {
             easy.set(.httpContentDecoding, false)
             easy.set(.httpTransferDecoding, false)
@@ -301,6 +320,9 @@ final class FetchJob: TransferDelegate {
             }
         }
         if options.curl.etagSave != nil { saveETag(line) }
+        if options.curl.remoteHeaderName, item.remoteName, let f = file, !f.isOpen, line.count > 20 {
+            nameFromContentDisposition(line, file: f)
+        }
         if let d = options.curl.dumpHeader {
             if let fd = headerDumpFD {
                 do { try Socket.writeAll(fd, line) } catch { return false }
@@ -326,11 +348,14 @@ final class FetchJob: TransferDelegate {
 
     func transferReceivedBody(_ transfer: Transfer, _ bytes: UnsafeRawBufferPointer) -> BodyDisposition {
         received += Int64(bytes.count)
+        attemptBodyBytes += Int64(bytes.count)
         return output(bytes) ? .accepted : .abort
     }
 
     /// Body bytes of the current response so far, and its announced length (for the progress display).
     private(set) var received: Int64 = 0
+    /// Body bytes of this attempt (every response of it), for what a retry takes back.
+    private var attemptBodyBytes: Int64 = 0
     private(set) var expected: Int64?
 
     func transferNeedsBody(_ transfer: Transfer, into buffer: UnsafeMutableRawBufferPointer) -> UploadChunk {
@@ -387,8 +412,9 @@ final class FetchJob: TransferDelegate {
             return
         }
         var report = makeReport(code: code, message: message)
-        // A successful transfer with an empty body still creates its output file, as curl does.
-        if code == .ok, let f = file, !f.isOpen {
+        // A successful transfer with an empty body still creates its output file, as curl does, unless a
+        // condition was not met (-z, or a 304 to --etag-compare): then the file is left as it is.
+        if code == .ok, let f = file, !f.isOpen, transfer.easy.info(.conditionUnmet) == 0 {
             do { try f.open() } catch {
                 report.exitCode = error.code
                 report.errorMessage = error.message
@@ -464,9 +490,11 @@ final class FetchJob: TransferDelegate {
                 "Problem \(kind). Will retry in \(Int(delay)) seconds. \(retriesLeft + 1) retries left.")
         }
         if options.retryDelay <= 0 { retrySleep = min(retrySleep * 2, 600) }
-        file?.reset()
         // What a failed attempt wrote to stdout stays there, as in curl (it cannot take back what a
-        // reader already has); files are cut back to where the attempt started.
+        // reader already has); a file is cut back to where the attempt started when the attempt wrote body
+        // bytes to it (as curl: the header lines of a bodiless failed attempt, `-i`, stay).
+        if attemptBodyBytes > 0 { file?.reset() }
+        attemptBodyBytes = 0
         writeFailure = nil
         transfer.easy.resetError()
         if uploadFD > 0 { _ = lseek(uploadFD, 0, SEEK_SET) }
@@ -484,7 +512,7 @@ final class FetchJob: TransferDelegate {
         r.numRetries = retries
         r.headers = headers
         r.numHeaders = headerCount
-        if case .file(let p) = item.output { r.filename = p }
+        if let f = file { r.filename = f.path } else if case .file(let p) = item.output { r.filename = p }
         guard let easy = transfer?.easy else { return r }
         r.responseCode = easy.info(.responseCode)
         r.sizeDownload = easy.info(.sizeDownload)
@@ -525,7 +553,7 @@ final class FetchJob: TransferDelegate {
         var r = TransferReport()
         r.urlIndex = item.index
         r.url = item.url
-        if case .file(let p) = item.output { r.filename = p }
+        if let f = file { r.filename = f.path } else if case .file(let p) = item.output { r.filename = p }
         runner.finished(self, r, skipped: true)
     }
 
@@ -538,7 +566,7 @@ final class FetchJob: TransferDelegate {
 
     private func finish(_ report: TransferReport) {
         file?.close()
-        if report.exitCode != 0, options.curl.removeOnError, let f = file, LocalFiles.regularFileSize(f.path) != nil {
+        if report.exitCode != 0, options.curl.removeOnError, let f = file, f.wasOpened, f.path != "/dev/null" {
             _ = unlink(f.path)
         }
         if etagFD >= 0 { _ = close(etagFD) }

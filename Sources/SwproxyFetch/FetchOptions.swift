@@ -66,6 +66,13 @@ public struct CurlSettings: Sendable, Equatable {
     /// `--form-escape`: `\\` and `"` in multipart names escaped with a backslash (else percent-encoded).
     public var formEscape = false
     public var useASCII = false
+    /// `--proto`, `--proto-redir`: the protocols allowed (CURLOPT_PROTOCOLS_STR, _REDIR_PROTOCOLS_STR).
+    public var protocols: String?
+    public var redirectProtocols: String?
+    /// `--proto-default`: the scheme of URLs given without one (fetch's default: http, as curl's).
+    public var defaultProtocol: String?
+    /// `-J`: a `-O` file is named by the response's Content-Disposition filename, when it has one.
+    public var remoteHeaderName = false
     /// `-j`: session cookies read from files are dropped, as if a new session started.
     public var junkSessionCookies = false
 
@@ -73,6 +80,42 @@ public struct CurlSettings: Sendable, Equatable {
 }
 
 extension CurlSettings {
+    /// curl's `--proto` syntax (proto2num): comma-separated protocols, each `+` (add, the default), `-`
+    /// (remove) or `=` (only these), `all` for every one; applied to `initial`, the result in alphabetical
+    /// order as curl writes it. Unknown protocols are warned about (and make `=` allow none).
+    public static func protocolSet(_ spec: String, initial: [String], known: [String]) -> (String, [String]) {
+        var set = initial
+        var warnings: [String] = []
+        for raw in spec.split(separator: ",") {
+            var token = Substring(raw)
+            var action = "+"
+            while let c = token.first, !(c.isLetter || c.isNumber) {
+                guard "=-+".contains(c) else {
+                    warnings.append("unrecognized protocol '\(raw)'")
+                    token = ""
+                    break
+                }
+                action = String(c)
+                token = token.dropFirst()
+            }
+            let name = token.lowercased()
+            if name.isEmpty { continue }
+            if name == "all" {
+                set = action == "-" ? [] : known
+            } else if known.contains(name) {
+                switch action {
+                case "-": set.removeAll { $0 == name }
+                case "=": set = [name]
+                default: if !set.contains(name) { set.append(name) }
+                }
+            } else {
+                if action == "=" { set = [] }
+                warnings.append("unrecognized protocol '\(name)'")
+            }
+        }
+        return (set.sorted().joined(separator: ","), warnings)
+    }
+
     /// `-z`: `[+-=]DATE` or a file whose modification time is used; nil (with curl's warning) when it is
     /// neither, which disables the condition.
     public static func timeCondition(_ arg: String) -> (kind: Int, time: Int64)? {
@@ -118,6 +161,8 @@ public struct FetchOptions: Sendable, Equatable {
     public enum OutputSpec: Sendable, Equatable {
         case file(String)
         case remoteName
+        /// `--no-remote-name`: this URL is not named after the remote file (`--remote-name-all` undone).
+        case noRemoteName
     }
 
     /// One `-d`-family argument, in the order given.
@@ -199,6 +244,8 @@ public struct FetchOptions: Sendable, Equatable {
     }
     public var tracePath: String?
     public var traceStyle = TraceStyle.ascii
+    /// `-v` came after `--trace`/`--trace-ascii`: it wins (curl warns so).
+    public var traceOverridden = false
     /// `--trace-time`: each trace or verbose line starts with the time of day.
     public var traceTime = false
     public var curl = CurlSettings()

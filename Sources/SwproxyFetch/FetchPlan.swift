@@ -19,6 +19,8 @@ public struct PlannedURL: Sendable {
     public var overrides = URLOverrides()
     /// Its `--next` step (see `FetchPlan.steps`).
     public var step = 0
+    /// Its file is named after the URL (`-O`), so `-J` may name it from Content-Disposition instead.
+    public var remoteName = false
 }
 
 /// Per-URL options from an input-file line (`URL<TAB>output = x<TAB>header = "X-A: 1"`).
@@ -103,15 +105,23 @@ public struct FetchPlan: Sendable {
 
     /// One step's URLs (numbered from `first`) and its shared request.
     static func buildStep(
-        _ o: FetchOptions, index stepIndex: Int, first: Int, files: LocalFiles
+        _ given: FetchOptions, index stepIndex: Int, first: Int, files: LocalFiles
     ) throws(FetchError) -> ([PlannedURL], PlanStep, [String]) {
+        var o = given
+        var rangeWarning: String?
+        if let r = o.curl.range, r.first?.isNumber == true, !r.contains("-") {
+            // As curl: `-r 4` means `4-`.
+            guard let n = Int64(r) else { throw .usage("option --range: unsupported range point") }
+            rangeWarning = "A specified range MUST include at least one dash (-). Appending one for you!"
+            o.curl.range = "\(n)-"
+        }
         guard o.parallelMax >= 1 else {
             throw .usage("--parallel-max must be at least 1 (got \(o.parallelMax))")
         }
         guard o.maxRedirects >= -1 else { throw .usage("--max-redirs must be -1 or more") }
         guard o.retry >= 0 else { throw .usage("--retry must be 0 or more") }
         let request = try buildRequest(o, files: files)
-        var warnings = request.warnings
+        var warnings = request.warnings + (rangeWarning.map { [$0] } ?? [])
 
         // URL arguments in order: command line, then input files (whose lines may carry options).
         struct URLArg {
@@ -203,6 +213,7 @@ public struct FetchPlan: Sendable {
                         index: first + items.count, url: u, output: .stdout, uploadFile: upload, failure: itemFailure)
                     item.step = stepIndex
                     item.overrides = arg.overrides
+                    item.remoteName = arg.spec == .remoteName
                     if itemFailure == nil {
                         do {
                             item.output = try outputTarget(arg.spec, url: u, values: values, o)
@@ -269,7 +280,7 @@ public struct FetchPlan: Sendable {
     ) throws(FetchError) -> OutputTarget {
         var name: String
         switch spec {
-        case nil: return .stdout
+        case nil, .noRemoteName: return .stdout
         case .file(let f):
             if f == "-" { return .stdout }
             name = URLGlob.substitute(f, values: values)
@@ -411,5 +422,36 @@ extension Substring {
         String(drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed().drop(while: {
             $0 == " " || $0 == "\t" || $0 == "\r"
         }).reversed())
+    }
+}
+
+extension FetchPlan {
+    /// `-J`: the file name of a `Content-Disposition: …; filename=NAME` field value (curl's parse_filename:
+    /// quoted or up to `;`, only what follows the last `/` or `\\`); nil when there is none.
+    public static func contentDispositionFilename(_ value: String) -> String? {
+        var rest = Substring(value)
+        while true {
+            guard let f = rest.firstRange(of: "filename=") else { return nil }
+            // A parameter of its own (not "xfilename="): the match starts after a non-letter.
+            if f.lowerBound > rest.startIndex, rest[rest.index(before: f.lowerBound)].isLetter {
+                rest = rest[f.upperBound...]
+                continue
+            }
+            var name = rest[f.upperBound...]
+            var stop: Character = ";"
+            if let q = name.first, q == "\"" || q == "'" {
+                stop = q
+                name = name.dropFirst()
+            }
+            if let e = name.firstIndex(of: stop) { name = name[..<e] }
+            for sep in ["/", "\\"] as [Character] {
+                if let s = name.lastIndex(of: sep) {
+                    name = name[name.index(after: s)...]
+                    if name.isEmpty { return nil }
+                }
+            }
+            if let e = name.firstIndex(where: { $0 == "\r" || $0 == "\n" }) { name = name[..<e] }
+            return name.isEmpty ? nil : String(name)
+        }
     }
 }

@@ -51,6 +51,9 @@ public final class FetchRunner {
     /// Runs a fetch of one or more `--next` steps, one after another.
     public static func run(steps given: [FetchOptions]) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        // As curl: the locale's character set is how non-ASCII host names are read (libidn2 turns them into
+        // punycode from it). Only LC_CTYPE: nothing here formats numbers or dates through the C locale.
+        setlocale(LC_CTYPE, "")
         let steps = FetchOptions.sharingGlobals(given)
         let options = steps[0]
         if let path = options.stderrPath {
@@ -72,6 +75,7 @@ public final class FetchRunner {
             return error.code
         }
         if !options.silent || options.showError {
+            if options.traceOverridden { Console.warning("-v, --verbose overrides an earlier trace/verbose option") }
             for w in plan.warnings { Console.warning(w) }
         }
         if options.dryRun {
@@ -95,6 +99,14 @@ public final class FetchRunner {
         }
         let status = runner.execute()
         loop.close()
+        if let path = options.libcurl, let first = plan.items.first {
+            do {
+                try LibcurlSource.write(
+                    path, step: plan.step(first), item: first, traced: options.trace != nil || options.verbose)
+            } catch {
+                Console.warning(error.message)
+            }
+        }
         return status
     }
 
@@ -318,7 +330,10 @@ public final class FetchRunner {
         scheduler.finished(i)
         done += 1
         progress?.finished(report)
-        if done == plan.items.count {
+        if report.exitCode != 0 && options.failEarly {
+            // --fail-early: nothing more starts; transfers in flight are dropped with the multi handle.
+            loop.stop()
+        } else if done == plan.items.count {
             loop.stop()
         } else {
             // Starting from here could recurse deeply through immediate failures; the next turn is fine

@@ -5,9 +5,14 @@ import SwproxyLoop
 /// append mode when resuming. `-o /dev/null` (health checks, `-w` probes, benchmarks) is counted, not
 /// opened: an open, a close and a write per URL saved.
 final class OutputFile {
-    let path: String
+    /// Where it goes; with `--no-clobber` (or a name from Content-Disposition) the name actually created.
+    private(set) var path: String
     let append: Bool
     let createDirs: Bool
+    /// `--no-clobber`: an existing file is kept and FILE.1 … FILE.99 is tried instead.
+    let noClobber: Bool
+    /// Never overwrite (a server-given name, `-J`): an existing file fails the transfer.
+    var exclusive = false
     private(set) var fd: Int32 = -1
     private let discard: Bool
     private var discardOpen = false
@@ -15,15 +20,25 @@ final class OutputFile {
     /// Size the file had when the transfer started (resume); a retry truncates back to it.
     private let startSize: Int64
 
-    init(path: String, append: Bool, createDirs: Bool) {
+    init(path: String, append: Bool, createDirs: Bool, noClobber: Bool = false) {
         self.path = path
         self.append = append
         self.createDirs = createDirs
+        self.noClobber = noClobber && !append
         discard = path == "/dev/null"
         startSize = append ? (LocalFiles.regularFileSize(path) ?? 0) : 0
     }
 
     var isOpen: Bool { fd >= 0 || discardOpen }
+    /// Whether this transfer opened (created or truncated) the file at all.
+    private(set) var wasOpened = false
+
+    /// A name the server gave (`-J`): used instead, if nothing was written yet.
+    func rename(to newPath: String) {
+        guard !isOpen else { return }
+        path = newPath
+        exclusive = true
+    }
 
     /// Opens the file if needed. Throws a message in curl's words.
     func open() throws(FetchError) {
@@ -35,12 +50,30 @@ final class OutputFile {
         if createDirs && !LocalFiles.createParentDirectories(path) {
             throw FetchError(.writeError, "Failed to create the directories for \(path): \(errnoText())")
         }
+        if noClobber || exclusive {
+            var f = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if f < 0 && noClobber {
+                var n = 1
+                while f < 0 && (errno == EEXIST || errno == EISDIR) && n < 100 {
+                    f = Glibc.open("\(path).\(n)", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+                    if f >= 0 { path = "\(path).\(n)" }
+                    n += 1
+                }
+            }
+            guard f >= 0 else {
+                throw FetchError(.writeError, "Failed to open the file \(path): \(errnoText())")
+            }
+            fd = f
+            wasOpened = true
+            return
+        }
         let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
         let f = Glibc.open(path, flags, 0o644)
         guard f >= 0 else {
             throw FetchError(.writeError, "Failed to create the file \(path): \(errnoText())")
         }
         fd = f
+        wasOpened = true
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(FetchError) {

@@ -4,8 +4,8 @@ import SwproxyLoop
 
 /// The live progress display on a terminal: an aggregate line (done/total, failed, bytes, rate, elapsed,
 /// ETA) and a line per active transfer, redrawn in place at most 10 times a second and trimmed to the
-/// terminal's width and height; or, with `-#`, curl's single bar. Nothing at all is written when stderr is
-/// not a terminal, or with `-s`/`--no-progress-meter`.
+/// terminal's width and height; or, with `-#`, curl's single bar. The batch display is not written when
+/// stderr is not a terminal (the bar is, as curl's); nothing is with `-s`/`--no-progress-meter`.
 final class ProgressDisplay {
     enum Mode { case lines, bar }
 
@@ -20,8 +20,12 @@ final class ProgressDisplay {
     private var lastDraw: UInt64 = 0
 
     static func make(_ o: FetchOptions, total: Int) -> ProgressDisplay? {
-        guard !o.silent, o.progress != .off, !o.verbose, isatty(2) == 1 else { return nil }
-        return ProgressDisplay(mode: o.progress == .bar ? .bar : .lines, total: total)
+        guard !o.silent, o.progress != .off, !o.verbose else { return nil }
+        // `-#` asks for curl's bar: drawn wherever stderr goes, as curl does; the batch display only on a
+        // terminal.
+        if o.progress == .bar { return ProgressDisplay(mode: .bar, total: total) }
+        guard isatty(2) == 1 else { return nil }
+        return ProgressDisplay(mode: .lines, total: total)
     }
 
     private init(mode: Mode, total: Int) {
@@ -69,7 +73,8 @@ final class ProgressDisplay {
         var rows: UInt16 = 0
         var cols: UInt16 = 0
         if ccurl_ioctl_winsize(2, &rows, &cols) == 0 && cols > 0 { return (max(Int(rows), 3), Int(cols)) }
-        return (24, 80)
+        if let c = getenv("COLUMNS"), let n = Int(String(cString: c)), n > 20 { return (24, n) }
+        return (24, 79)  // curl's default width
     }
 
     private func redraw(_ runner: FetchRunner, final: Bool = false) {
@@ -83,13 +88,17 @@ final class ProgressDisplay {
         var lines: [String] = []
         switch mode {
         case .bar:
+            // curl's bar, in curl's format: "\r%-*s %5.1f%%", the bar 7 columns short of the width.
             var fraction = Double(doneCount)
             for j in active { if let e = j.expected, e > 0 { fraction += min(1, Double(j.received) / Double(e)) } }
             fraction = total > 0 ? fraction / Double(total) : 1
-            let percent = String(format1(fraction * 100)) + "%"
-            let width = max(1, cols - percent.count - 2)
-            let filled = Int(Double(width) * fraction)
-            lines.append(String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + " " + percent)
+            var percent = format1(fraction * 100)
+            if percent.count < 5 { percent = String(repeating: " ", count: 5 - percent.count) + percent }
+            let width = max(1, cols - 7)
+            let filled = min(width, Int(Double(width) * fraction))
+            Console.write("\r" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+                + " " + percent + "%")
+            return
         case .lines:
             let rate = elapsed > 0 ? Double(bytes) / elapsed : 0
             var eta = "--:--"

@@ -1,6 +1,6 @@
 /// curl's URL globbing: `{a,b,c}` sets and `[1-100]`, `[001-100]`, `[a-z]`, `[1-100:10]` ranges, expanded
 /// with the first pattern varying slowest; `#N` in an output name stands for the Nth pattern's value.
-/// A bracketed IPv6 address (`http://[::1]:8080/`) is not a range.
+/// A bracketed IPv6 address (`http://[::1]:8080/`) and an empty `[]` are not ranges.
 /// - SeeAlso: curl(1), "URL"
 public struct URLGlob: Sendable {
     enum Piece: Sendable {
@@ -121,7 +121,7 @@ public struct URLGlob: Sendable {
                     throw GlobError(description: "unmatched close brace/bracket in URL position \(i + 1)")
                 }
                 let body = String(s[(i + 1)..<close])
-                if isIPv6Literal(body) {
+                if body.isEmpty || isIPv6Literal(body) {  // `[]` and IPv6 addresses are literal, as in curl
                     literal += "[" + body + "]"
                     i = close + 1
                     continue

@@ -1,6 +1,8 @@
 import ArgumentParser
 import SwproxyConfig
 import SwproxyFetch
+import Glibc
+import SwproxyCurl
 
 /// `swproxy fetch`: declarations only (help, completions, man page come from here); the work is in
 /// SwproxyFetch. Option names, meanings and exit codes follow curl(1).
@@ -61,8 +63,8 @@ struct FetchCommand: ParsableCommand {
             default: o.data.append(.json(v))
             }
         }
-        for (name, value) in syntax.ordered(tokens, names: ["output", "remote-name"]) {
-            o.outputs.append(name == "output" ? .file(value ?? "") : .remoteName)
+        for (name, value) in syntax.ordered(tokens, names: ["output", "remote-name", "no-remote-name"]) {
+            o.outputs.append(name == "output" ? .file(value ?? "") : name == "remote-name" ? .remoteName : .noRemoteName)
         }
         o.remoteNameAll = output.remoteNameAll
         o.outputDir = output.outputDir
@@ -80,9 +82,15 @@ struct FetchCommand: ParsableCommand {
         o.silent = output.silent
         o.showError = output.showError
         o.verbose = output.verbose
-        // The later of --trace and --trace-ascii wins, as in curl.
-        if let (name, value) = syntax.ordered(tokens, names: ["trace", "trace-ascii"]).last, let path = value {
-            o.trace = (name == "trace" ? .binary : .ascii, path)
+        // The last of --trace, --trace-ascii and -v wins, as in curl (-v after a trace: to stderr after all).
+        if let (name, value) = syntax.ordered(tokens, names: ["trace", "trace-ascii", "verbose"]).last {
+            if name == "verbose" {
+                if o.trace == nil, syntax.ordered(tokens, names: ["trace", "trace-ascii"]).first != nil {
+                    o.traceOverridden = true
+                }
+            } else if let path = value {
+                o.trace = (name == "trace" ? .binary : .ascii, path)
+            }
         }
         o.traceTime = output.traceTime
         o.stderrPath = output.stderr
@@ -229,6 +237,8 @@ struct FetchOutputOptions: ParsableArguments {
     @Flag(name: [.customShort("O"), .customLong("remote-name")], help: "Write output to a file named as the remote file.")
     var remoteName: Int
 
+    @Flag(name: .customLong("no-remote-name"), help: "Write this URL to stdout after all (undoes --remote-name-all for it).")
+    var noRemoteName: Int
     @Flag(name: .customLong("remote-name-all"), help: "Use the remote file name for every URL.")
     var remoteNameAll = false
 
@@ -527,6 +537,16 @@ struct FetchCurlOptions: ParsableArguments {
     @Flag(name: .customLong("remove-on-error"), help: "Remove the output file of a URL that fails.")
     var removeOnError = false
 
+    @Option(name: .customLong("proto"), parsing: .unconditional,
+            help: ArgumentHelp("Allow only these protocols (curl's syntax: =http,https  -ftp  +file  all).", valueName: "protocols"))
+    var proto: String?
+    @Option(name: .customLong("proto-redir"), parsing: .unconditional,
+            help: ArgumentHelp("Allow only these protocols in redirects (as --proto; default http,https,ftp,ftps).",
+                               valueName: "protocols"))
+    var protoRedir: String?
+    @Option(name: .customLong("proto-default"), parsing: .unconditional,
+            help: ArgumentHelp("The protocol of URLs given without a scheme (default http).", valueName: "protocol"))
+    var protoDefault: String?
     @Flag(name: [.customShort(":"), .customLong("next")],
           help: "Start the next step: the URLs after it get their own options, and run once the step before has finished.")
     var next = false
@@ -545,6 +565,9 @@ struct FetchCurlOptions: ParsableArguments {
     var clobber = false
     @Flag(name: .customLong("no-clobber"), help: "Never overwrite an output file: write FILE.1, FILE.2 … instead.")
     var noClobber = false
+    @Flag(name: [.customShort("J"), .customLong("remote-header-name")],
+          help: "With -O: name the file as the response's Content-Disposition says (never overwriting a file).")
+    var remoteHeaderName = false
     @Flag(name: [.customShort("j"), .customLong("junk-session-cookies")], help: "Drop session cookies read from files.")
     var junkSessionCookies = false
     @Flag(name: .customLong("use-ascii"), help: "Transfer in ASCII mode (FTP, including FTP over an HTTP proxy).")
@@ -618,6 +641,25 @@ struct FetchCurlOptions: ParsableArguments {
         c.formEscape = formEscape
         c.useASCII = useASCII
         c.junkSessionCookies = junkSessionCookies
+        c.remoteHeaderName = remoteHeaderName
+        let known = CurlVersion.current.protocols
+        if let p = proto {
+            let (set, warnings) = CurlSettings.protocolSet(p, initial: known, known: known)
+            for w in warnings { FetchCommand.warn(w) }
+            c.protocols = set
+        }
+        if let p = protoRedir {
+            let initial = ["ftp", "ftps", "http", "https"].filter(known.contains)
+            let (set, warnings) = CurlSettings.protocolSet(p, initial: initial, known: known)
+            for w in warnings { FetchCommand.warn(w) }
+            c.redirectProtocols = set
+        }
+        if let d = protoDefault {
+            guard known.contains(d.lowercased()) else {
+                throw ValidationError("option --proto-default: Protocol '\(d)' not supported")
+            }
+            c.defaultProtocol = d
+        }
         return c
     }
 
@@ -628,5 +670,13 @@ struct FetchCurlOptions: ParsableArguments {
         guard let last = syntax.ordered(tokens, names: Set(types.keys).union(["proxy"])).last,
               let host = last.value, let type = types[last.name] else { return nil }
         return (host, type)
+    }
+}
+
+extension FetchCommand {
+    /// A warning while reading the arguments, in curl's words (`Warning: …` on stderr).
+    static func warn(_ text: String) {
+        var s = "Warning: \(text)\n"
+        s.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     }
 }

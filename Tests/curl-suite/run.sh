@@ -27,6 +27,14 @@ if [ -n "$need" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
 fi
 
+# The IDN tests run in en_US.UTF-8 (their <setenv>): without that locale neither curl nor fetch can read a
+# non-ASCII host name, and both fail them. Debian's minimal images have only C.UTF-8.
+if ! locale -a 2>/dev/null | grep -qix 'en_US.utf8'; then
+  dpkg -s locales >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq locales >/dev/null; }
+  echo "curl-suite: generating the en_US.UTF-8 locale" >&2
+  localedef -i en_US -f UTF-8 en_US.UTF-8
+fi
+
 # --- curl's source package, for the libcurl version installed ------------------------------------
 VERSION=$(dpkg-query -W -f '${Version}' libcurl4)    # e.g. 7.88.1-10+deb12u15
 UPSTREAM=${VERSION%%-*}
