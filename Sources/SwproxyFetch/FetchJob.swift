@@ -89,7 +89,7 @@ final class FetchJob: TransferDelegate {
         transfer = Transfer(
             easy: easy, delegate: self, upload: item.uploadFile != nil, debug: runner.trace != nil,
             headers: runner.detailedReports || o.include || o.head || o.curl.dumpHeader != nil
-                || o.curl.etagSave != nil)
+                || o.curl.etagSave != nil || o.curl.remoteHeaderName)
         easy.set(.url, item.url)
         easy.set(.defaultProtocol, o.curl.defaultProtocol ?? "http")
         easy.set(.bufferSize, 102_400)

@@ -450,7 +450,7 @@ extension FetchPlan {
                     if name.isEmpty { return nil }
                 }
             }
-            if let e = name.firstIndex(where: { $0 == "\r" || $0 == "\n" }) { name = name[..<e] }
+            if let e = name.firstIndex(where: \.isNewline) { name = name[..<e] }  // "\r\n" is one Character
             return name.isEmpty ? nil : String(name)
         }
     }

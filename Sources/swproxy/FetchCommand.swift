@@ -11,9 +11,14 @@ struct FetchCommand: ParsableCommand {
         commandName: "fetch",
         abstract: "Fetch URLs concurrently, curl-compatible.",
         discussion: """
-            Every URL is a transfer on one libcurl multi handle; up to --parallel-max run at once. Bodies written \
-            to standard output come out whole and in input order. The exit status is curl's code for the first \
-            failed URL in input order (22 for HTTP errors with -f), 0 when all succeed, 2 for a usage error. \
+            Every URL is a transfer on one libcurl multi handle; up to --parallel-max run at once. Where curl's \
+            one-after-another order matters, it is kept: --next steps run one after another; the first URL to a \
+            host (or proxy) runs alone, so the others reuse its connection; with cookies on, URLs of one site run \
+            in order; so do requests with a body or a method other than GET/HEAD/OPTIONS to one host (unless \
+            --parallel-max-host is given), Digest/NTLM/Negotiate URLs to one host, and URLs writing one file. \
+            Bodies written to standard output come out whole and in input order. The exit status is curl's code \
+            for the first failed URL in input order (22 for HTTP errors with -f), 0 when all succeed, 2 for a \
+            usage error. \
             As in curl, a flag can be switched off with its --no- form (--no-silent after a -K file that sets \
             silent).
             """)
@@ -328,7 +333,7 @@ struct FetchTransferOptions: ParsableArguments {
     @Option(name: .customLong("max-redirs"), help: ArgumentHelp("Maximum number of redirects (-1: no limit).", valueName: "num"))
     var maxRedirs = 50
 
-    @Flag(name: [.customShort("Z"), .customLong("parallel")], help: "Accepted for curl compatibility: transfers always run in parallel.")
+    @Flag(name: [.customShort("Z"), .customLong("parallel")], help: "Accepted for curl compatibility: transfers run in parallel wherever their order does not matter.")
     var parallel = false
 
     @Option(name: .customLong("parallel-max"), help: ArgumentHelp("Maximum concurrent transfers.", valueName: "num"))

@@ -5,6 +5,7 @@ different clients sent."""
 import gzip
 import hashlib
 import json
+import urllib.parse
 import socket
 import threading
 import time
@@ -22,8 +23,9 @@ def payload(n: int, seed: str = "") -> bytes:
 
 
 class Recorded:
-    def __init__(self, method, target, version, headers, body):
+    def __init__(self, method, target, version, headers, body, peer=None):
         self.time = time.monotonic()
+        self.peer = peer  # the client's (address, port): one per connection
         self.method = method
         self.target = target
         self.version = version
@@ -76,7 +78,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Expect", "").lower() == "100-continue":
             pass  # BaseHTTPRequestHandler answers 100 itself for HTTP/1.1 when handle_expect_100 runs
         body = self._read_body()
-        rec = Recorded(self.command, self.path, self.request_version, list(self.headers.items()), body)
+        rec = Recorded(self.command, self.path, self.request_version, list(self.headers.items()), body,
+                       self.client_address)
         self.server.record(rec)
         self.server.count_host(self.headers.get("Host", ""))
         path = self.path
@@ -125,6 +128,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, (self.headers.get("Cookie", "") + "\n").encode())
         elif route == "empty":
             self._send(200, b"")
+        elif route == "disposition":
+            name = urllib.parse.unquote(args[0]) if args else "x"
+            self._send(200, b"disposed\n", [("Content-Disposition", f'attachment; filename="{name}"')])
         elif route == "notmodified":
             self._send(304, b"", [("ETag", '"x"')])
         elif route == "closedelim":
