@@ -15,17 +15,21 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
+        // The C boundary: libcurl for SwproxyCurl only; the Linux calls Glibc lacks for SwproxyLoop only;
+        // libcrypt for htpasswd checks in SwproxyServe only.
         .systemLibrary(
             name: "CCurl",
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        .systemLibrary(name: "CSystem"),
+        .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         .target(name: "SwproxyHTTP", swiftSettings: hotPath),
         .target(name: "SwproxyConfig"),
-        .target(name: "SwproxyLoop", dependencies: ["CCurl"], swiftSettings: hotPath),
+        .target(name: "SwproxyLoop", dependencies: ["CSystem"], swiftSettings: hotPath),
         .target(name: "SwproxyCurl", dependencies: ["CCurl", "SwproxyLoop"], swiftSettings: hotPath),
-        .target(name: "SwproxyFetch", dependencies: ["CCurl", "SwproxyLoop", "SwproxyCurl", "SwproxyConfig"], swiftSettings: hotPath),
-        .target(name: "SwproxyServe", dependencies: ["CCurl", "SwproxyLoop", "SwproxyCurl", "SwproxyHTTP"], swiftSettings: hotPath),
+        .target(name: "SwproxyFetch", dependencies: ["SwproxyLoop", "SwproxyCurl", "SwproxyConfig"], swiftSettings: hotPath),
+        .target(name: "SwproxyServe", dependencies: ["CCrypt", "SwproxyLoop", "SwproxyCurl", "SwproxyHTTP"], swiftSettings: hotPath),
         .executableTarget(
             name: "swproxy",
             dependencies: [
@@ -38,5 +42,6 @@ let package = Package(
         .testTarget(name: "SwproxyCurlTests", dependencies: ["SwproxyCurl", "SwproxyLoop"]),
         .testTarget(name: "SwproxyFetchTests", dependencies: ["SwproxyFetch"]),
         .testTarget(name: "SwproxyConfigTests", dependencies: ["SwproxyConfig"]),
+        .testTarget(name: "SwproxyServeTests", dependencies: ["SwproxyServe", "SwproxyHTTP", "SwproxyCurl"]),
     ]
 )

@@ -1,6 +1,5 @@
-// The C side of swproxy: libcurl's variadic calls as typed, non-variadic wrappers (Swift cannot call
-// C variadics), and the Linux calls Glibc does not export cleanly to Swift (epoll's packed struct,
-// eventfd, timerfd, accept4, the stdout/stderr streams).
+// libcurl for SwproxyCurl alone: its variadic calls as typed, non-variadic wrappers (Swift cannot call C
+// variadics) and the values the importer drops. The Linux calls are CSystem's, libcrypt is CCrypt's.
 #ifndef CCURL_SHIM_H
 #define CCURL_SHIM_H
 
@@ -12,11 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -25,8 +20,6 @@
 #include <netdb.h>
 #include <unistd.h>
 #include <time.h>
-#include <crypt.h>
-#include <sys/resource.h>
 
 // MARK: easy handle options
 
@@ -101,78 +94,5 @@ static inline size_t ccurl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }
 static inline size_t ccurl_writefunc_pause(void) { return CURL_WRITEFUNC_PAUSE; }
 static inline curl_socket_t ccurl_socket_timeout(void) { return CURL_SOCKET_TIMEOUT; }
 static inline curl_socket_t ccurl_socket_bad(void) { return CURL_SOCKET_BAD; }
-
-// MARK: Linux calls
-
-/// epoll_ctl without the packed `struct epoll_event` (which Swift imports badly on x86_64).
-static inline int ccurl_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = events;
-    ev.data.u64 = data;
-    return epoll_ctl(epfd, op, fd, &ev);
-}
-
-/// epoll_wait into two parallel arrays; at most 256 events at once.
-static inline int ccurl_epoll_wait(int epfd, uint64_t *datas, uint32_t *events, int max, int timeout_ms) {
-    struct epoll_event evs[256];
-    if (max > 256) max = 256;
-    int n;
-    do {
-        n = epoll_wait(epfd, evs, max, timeout_ms);
-    } while (n < 0 && errno == EINTR);
-    for (int i = 0; i < n; i++) {
-        datas[i] = evs[i].data.u64;
-        events[i] = evs[i].events;
-    }
-    return n;
-}
-
-static inline int ccurl_errno(void) { return errno; }
-static inline FILE *ccurl_stdout(void) { return stdout; }
-static inline FILE *ccurl_stderr(void) { return stderr; }
-static inline int ccurl_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
-    return accept4(fd, addr, len, flags);
-}
-static inline int ccurl_eventfd(unsigned int initval, int flags) { return eventfd(initval, flags); }
-static inline int ccurl_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
-static inline int ccurl_ioctl_winsize(int fd, unsigned short *rows, unsigned short *cols) {
-    struct winsize ws;
-    int r = ioctl(fd, TIOCGWINSZ, &ws);
-    if (r == 0) { *rows = ws.ws_row; *cols = ws.ws_col; }
-    return r;
-}
-static inline uint64_t ccurl_monotonic_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-static inline double ccurl_wallclock(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/// Relaxed atomic counters: per-loop metrics are written by their loop only and read by the scraper, so
-/// relaxed ordering is enough and nothing on the hot path takes a lock.
-static inline void ccurl_atomic_add(long *p, long v) { __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
-static inline long ccurl_atomic_load(const long *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
-
-/// crypt_rn into a caller's buffer (thread-safe; NULL on failure). For htpasswd bcrypt and sha-crypt hashes.
-static inline const char *ccurl_crypt(const char *key, const char *setting, void *data, int size) {
-    return crypt_rn(key, setting, data, size);
-}
-static inline int ccurl_crypt_data_size(void) { return (int)sizeof(struct crypt_data); }
-
-/// Raises the soft limit on open files to the hard limit; returns the new soft limit.
-static inline long ccurl_raise_nofile(void) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    return (long)rl.rlim_cur;
-}
 
 #endif

@@ -40,6 +40,14 @@ public struct CurlCode: Error, Equatable, Hashable, Sendable, CustomStringConver
     public static let recvError = CurlCode(rawValue: 56)
     public static let peerFailedVerification = CurlCode(rawValue: 60)
     public static let readFileError = CurlCode(rawValue: 37)
+    public static let sslConnectError = CurlCode(rawValue: 35)
+    public static let sslCertProblem = CurlCode(rawValue: 58)
+    public static let sslCACertBadFile = CurlCode(rawValue: 77)
+    public static let sslIssuerError = CurlCode(rawValue: 83)
+    public static let sslPinnedPublicKeyMismatch = CurlCode(rawValue: 90)
+    public static let sslInvalidCertStatus = CurlCode(rawValue: 91)
+    /// CURLE_PROXY: the proxy answered, but refused the handshake or the destination.
+    public static let proxy = CurlCode(rawValue: 97)
 
     /// libcurl's generic text for the code (`curl_easy_strerror`).
     public var description: String { String(cString: curl_easy_strerror(CURLcode(UInt32(rawValue)))) }

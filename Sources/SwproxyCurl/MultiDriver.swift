@@ -191,7 +191,7 @@ public final class MultiDriver {
     /// re-delivers held data inside the call: it counts as inside libcurl. A no-op for a handle that left.
     func pause(_ transfer: Transfer, receive: Bool, send: Bool) {
         guard transfer.easy.phase == .added, transfer.driver === self else { return }
-        insideLibcurl { transfer.easy.pause(receive: receive, send: send) }
+        _ = insideLibcurl { transfer.easy.pause(receive: receive, send: send) }
     }
 
     /// Keeps a finished transfer in the multi (CONNECT_ONLY tunnels: removing it would close its socket).

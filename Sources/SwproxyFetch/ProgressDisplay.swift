@@ -1,4 +1,3 @@
-internal import CCurl
 import Glibc
 import SwproxyLoop
 
@@ -70,9 +69,7 @@ final class ProgressDisplay {
     }
 
     private func size() -> (rows: Int, cols: Int) {
-        var rows: UInt16 = 0
-        var cols: UInt16 = 0
-        if ccurl_ioctl_winsize(2, &rows, &cols) == 0 && cols > 0 { return (max(Int(rows), 3), Int(cols)) }
+        if let t = terminalSize(2) { return (max(t.rows, 3), t.cols) }
         if let c = getenv("COLUMNS"), let n = Int(String(cString: c)), n > 20 { return (24, n) }
         return (24, 79)  // curl's default width
     }

@@ -1,4 +1,4 @@
-internal import CCurl
+internal import CSystem
 
 /// A fixed array of counters that one thread adds to and any thread reads, with relaxed atomics (no lock):
 /// a loop's metrics, summed by the scraper.
@@ -17,11 +17,11 @@ public final class AtomicCounters: @unchecked Sendable {
 
     @inline(__always)
     public func add(_ index: Int, _ value: Int = 1) {
-        ccurl_atomic_add(slots + index, value)
+        csys_atomic_add(slots + index, value)
     }
 
     @inline(__always)
     public func load(_ index: Int) -> Int {
-        ccurl_atomic_load(slots + index)
+        csys_atomic_load(slots + index)
     }
 }

@@ -1,9 +1,9 @@
-internal import CCurl
+internal import CSystem
 
 /// Monotonic time in nanoseconds: the loop's only notion of "now" (never wall-clock time, which jumps).
 public enum MonotonicClock {
     @inline(__always)
-    public static func now() -> UInt64 { ccurl_monotonic_ns() }
+    public static func now() -> UInt64 { csys_monotonic_ns() }
 
     /// Nanoseconds for a duration in seconds (fractions allowed); negative durations count as zero.
     @inline(__always)
@@ -13,4 +13,4 @@ public enum MonotonicClock {
 }
 
 /// Wall-clock seconds since the epoch, for logs and reports only.
-public func wallClockSeconds() -> Double { ccurl_wallclock() }
+public func wallClockSeconds() -> Double { csys_wallclock() }

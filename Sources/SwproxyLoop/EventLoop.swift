@@ -1,4 +1,4 @@
-internal import CCurl
+internal import CSystem
 import Glibc
 import Synchronization
 
@@ -41,13 +41,13 @@ public final class EventLoop {
     public init() throws {
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epfd >= 0 else { throw SyscallError.current("epoll_create1") }
-        wakeFD = ccurl_eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        wakeFD = csys_eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
         guard wakeFD >= 0 else {
             let e = SyscallError.current("eventfd")
             Glibc.close(epfd)
             throw e
         }
-        guard ccurl_epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, UInt32(EPOLLIN.rawValue), EventLoop.wakeID) == 0 else {
+        guard csys_epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, UInt32(EPOLLIN.rawValue), EventLoop.wakeID) == 0 else {
             let e = SyscallError.current("epoll_ctl(eventfd)")
             Glibc.close(epfd)
             Glibc.close(wakeFD)
@@ -84,7 +84,7 @@ public final class EventLoop {
     {
         let id = nextID
         nextID += 1
-        guard ccurl_epoll_ctl(epfd, EPOLL_CTL_ADD, fd, interest.rawValue, id) == 0 else {
+        guard csys_epoll_ctl(epfd, EPOLL_CTL_ADD, fd, interest.rawValue, id) == 0 else {
             throw SyscallError.current("epoll_ctl(ADD, fd \(fd))")
         }
         registrations[id] = Registration(fd: fd, interest: interest, handler: handler)
@@ -98,8 +98,8 @@ public final class EventLoop {
         }
         guard reg.interest != interest else { return }
         reg.interest = interest
-        if ccurl_epoll_ctl(epfd, EPOLL_CTL_MOD, reg.fd, interest.rawValue, id.raw) != 0 {
-            let err = ccurl_errno()
+        if csys_epoll_ctl(epfd, EPOLL_CTL_MOD, reg.fd, interest.rawValue, id.raw) != 0 {
+            let err = csys_errno()
             precondition(err != EBADF, "epoll_ctl(MOD) on a closed descriptor \(reg.fd)")
         }
     }
@@ -108,7 +108,7 @@ public final class EventLoop {
     public func unregister(_ id: RegistrationID) {
         guard let reg = registrations.removeValue(forKey: id.raw) else { return }
         // ENOENT/EBADF are possible when the owner closed the fd first; nothing is left to undo then.
-        _ = ccurl_epoll_ctl(epfd, EPOLL_CTL_DEL, reg.fd, 0, 0)
+        _ = csys_epoll_ctl(epfd, EPOLL_CTL_DEL, reg.fd, 0, 0)
     }
 
     // MARK: timers and deferred work
@@ -166,9 +166,9 @@ public final class EventLoop {
         if maxWaitMilliseconds >= 0 && (timeout < 0 || timeout > maxWaitMilliseconds) {
             timeout = maxWaitMilliseconds
         }
-        let n = ccurl_epoll_wait(epfd, eventData, eventMasks, 256, timeout)
+        let n = csys_epoll_wait(epfd, eventData, eventMasks, 256, timeout)
         if n < 0 {
-            let err = ccurl_errno()
+            let err = csys_errno()
             precondition(err != EBADF && err != EINVAL, "epoll_wait: \(err)")
         }
         if n > 0 {

@@ -1,4 +1,4 @@
-internal import CCurl
+internal import CSystem
 
 /// What a registered descriptor is interested in, and what it got.
 public struct IOEvents: OptionSet, Sendable, Hashable {

@@ -1,4 +1,4 @@
-internal import CCurl
+internal import CSystem
 import Glibc
 
 /// Non-blocking descriptor helpers. They retry EINTR, turn EAGAIN into `.wouldBlock`, throw
@@ -6,11 +6,11 @@ import Glibc
 public enum Socket {
     /// Sets O_NONBLOCK and FD_CLOEXEC.
     public static func makeNonBlocking(_ fd: Int32) throws {
-        let flags = ccurl_fcntl_int(fd, F_GETFL, 0)
-        guard flags >= 0, ccurl_fcntl_int(fd, F_SETFL, flags | O_NONBLOCK) == 0 else {
+        let flags = csys_fcntl_int(fd, F_GETFL, 0)
+        guard flags >= 0, csys_fcntl_int(fd, F_SETFL, flags | O_NONBLOCK) == 0 else {
             throw SyscallError.current("fcntl(O_NONBLOCK)")
         }
-        _ = ccurl_fcntl_int(fd, F_SETFD, FD_CLOEXEC)
+        _ = csys_fcntl_int(fd, F_SETFD, FD_CLOEXEC)
     }
 
     /// A connected pair of non-blocking Unix stream sockets.
@@ -36,7 +36,7 @@ public enum Socket {
     public static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws -> IOResult {
         guard bytes.count > 0 else { return .bytes(0) }
         var n = retryingEINTR { send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
-        if n < 0 && ccurl_errno() == ENOTSOCK {
+        if n < 0 && csys_errno() == ENOTSOCK {
             n = retryingEINTR { Glibc.write(fd, bytes.baseAddress, bytes.count) }
         }
         if n >= 0 { return .bytes(n) }
@@ -49,7 +49,7 @@ public enum Socket {
         while offset < bytes.count {
             let n = retryingEINTR { Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
             if n < 0 {
-                let err = ccurl_errno()
+                let err = csys_errno()
                 if err == EAGAIN {
                     var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                     _ = poll(&p, 1, -1)
@@ -69,7 +69,7 @@ public enum Socket {
     /// Closes a descriptor; EINTR on close is not retried (Linux has already released it).
     public static func close(_ fd: Int32) {
         if Glibc.close(fd) != 0 {
-            precondition(ccurl_errno() != EBADF, "close of a descriptor that is not open: \(fd)")
+            precondition(csys_errno() != EBADF, "close of a descriptor that is not open: \(fd)")
         }
     }
 
@@ -79,7 +79,7 @@ public enum Socket {
     }
 
     private static func failure(_ call: String, fd: Int32) throws -> IOResult {
-        let err = ccurl_errno()
+        let err = csys_errno()
         if err == EAGAIN || err == EWOULDBLOCK { return .wouldBlock }
         precondition(err != EBADF, "\(call) on a closed descriptor \(fd)")
         throw SyscallError(call, errno: err)

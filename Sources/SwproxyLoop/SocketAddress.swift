@@ -1,4 +1,4 @@
-internal import CCurl
+internal import CSystem
 import Glibc
 
 /// An IPv4 or IPv6 socket address, parsed from and printed as `HOST:PORT` (`[::1]:8080` for IPv6).
@@ -44,7 +44,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         bytes.withUnsafeBytes { b in
             _ = inet_ntop(family == .v4 ? AF_INET : AF_INET6, b.baseAddress, &buf, 64)
         }
-        return String(cString: buf)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     public var description: String {
@@ -150,11 +150,11 @@ extension Socket {
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let c = withUnsafeMutablePointer(to: &st) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                ccurl_accept4(fd, $0, &len, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+                csys_accept4(fd, $0, &len, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
             }
         }
         if c >= 0 { return .accepted(c, SocketAddress(storage: st)) }
-        switch ccurl_errno() {
+        switch csys_errno() {
         case EAGAIN, EWOULDBLOCK: return .wouldBlock
         case EINTR, ECONNABORTED, EPROTO, EPERM: return .retry
         case EMFILE, ENFILE, ENOBUFS, ENOMEM: return .outOfDescriptors

@@ -1,4 +1,4 @@
-internal import CCurl
+internal import CSystem
 import Glibc
 
 /// A system call that failed for a reason of the environment (not a programmer error): carries what was
@@ -14,7 +14,7 @@ public struct SyscallError: Error, CustomStringConvertible, Equatable {
 
     /// The error for the calling thread's current `errno`.
     public static func current(_ call: String) -> SyscallError {
-        SyscallError(call, errno: ccurl_errno())
+        SyscallError(call, errno: csys_errno())
     }
 
     public var description: String {
@@ -34,7 +34,7 @@ public enum IOResult: Equatable {
 func retryingEINTR(_ body: () -> Int) -> Int {
     while true {
         let r = body()
-        if r < 0 && ccurl_errno() == EINTR { continue }
+        if r < 0 && csys_errno() == EINTR { continue }
         return r
     }
 }

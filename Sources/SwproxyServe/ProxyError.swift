@@ -25,13 +25,13 @@ struct ProxyError: Error, Equatable {
     /// `proxy`: the upstream proxy in use (without credentials), named when the failure is reaching it.
     static func upstream(_ code: CurlCode, _ detail: String, proxy: String? = nil) -> ProxyError {
         if let p = proxy {
-            switch code.rawValue {
-            case 5:  // CURLE_COULDNT_RESOLVE_PROXY
+            switch code {
+            case .couldntResolveProxy:
                 return ProxyError(status: 502, message: "upstream proxy \(p) not resolved: \(detail)", logReason: "upstream-resolve")
-            case 7:
+            case .couldntConnect:
                 return ProxyError(status: 502, message: "upstream proxy \(p) refused or unreachable: \(detail)",
                                   logReason: "upstream-connect")
-            case 97:  // CURLE_PROXY: the proxy answered, but refused the handshake or the destination
+            case .proxy:
                 return ProxyError(status: 502, message: "upstream proxy \(p) failed: \(detail)", logReason: "upstream-error")
             default:
                 break
@@ -44,8 +44,8 @@ struct ProxyError: Error, Equatable {
             return ProxyError(status: 502, message: "upstream name not resolved: \(detail)", logReason: "upstream-resolve")
         case .couldntConnect:
             return ProxyError(status: 502, message: "upstream refused or unreachable: \(detail)", logReason: "upstream-connect")
-        case .peerFailedVerification, CurlCode(rawValue: 35), CurlCode(rawValue: 58), CurlCode(rawValue: 77),
-            CurlCode(rawValue: 83), CurlCode(rawValue: 90), CurlCode(rawValue: 91):
+        case .peerFailedVerification, .sslConnectError, .sslCertProblem, .sslCACertBadFile, .sslIssuerError,
+            .sslPinnedPublicKeyMismatch, .sslInvalidCertStatus:
             return ProxyError(status: 502, message: "upstream TLS failure: \(detail)", logReason: "upstream-tls")
         default:
             return ProxyError(status: 502, message: "upstream failure: \(detail)", logReason: "upstream-error")

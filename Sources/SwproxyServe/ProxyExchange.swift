@@ -8,19 +8,6 @@ import SwproxyLoop
 /// callback, with backpressure both ways, and re-frames the response for this client.
 /// - SeeAlso: RFC 9110 §7.6 (intermediaries), RFC 9112 §6 (framing); DESIGN.md "Data flow of serve"
 final class ProxyExchange: TransferDelegate {
-    /// How the response body is framed towards the client.
-    enum ClientFraming {
-        case none
-        /// Bytes as they come: Content-Length from the origin, or raw chunked to an HTTP/1.1 client.
-        case passThrough
-        /// The origin delimited by close; an HTTP/1.1 client gets it chunked by us.
-        case chunkEncode
-        /// The origin chunked; an HTTP/1.0 client gets it decoded, delimited by close.
-        case dechunk
-        /// Delimited by closing the connection (HTTP/1.0 client, unknown length).
-        case closeDelimited
-    }
-
     unowned let connection: ClientConnection
     let head: RequestHead
     private var transfer: Transfer?
@@ -30,7 +17,8 @@ final class ProxyExchange: TransferDelegate {
     /// The response head, held until the first body bytes so both leave in one write.
     private var pendingHead: [UInt8]?
     private(set) var responseStarted = false
-    private var framing = ClientFraming.none
+    /// How the response body is framed towards the client (`ResponseFraming.relay`).
+    private var framing = ResponseFraming.Relay.none
     private var dechunker = ChunkedDecoder()
     private var status = 0
     private var bytesOut: Int64 = 0
@@ -224,40 +212,15 @@ final class ProxyExchange: TransferDelegate {
     private func startResponse() {
         status = response.status
         let originFields = response.fields
-        let originTokens = HopByHop.connectionTokens(originFields)
-        let originChunked = originFields.contains { $0.isNamed("transfer-encoding") }
-        let hasLength = originFields.contains { $0.isNamed("content-length") }
-        var fields = HopByHop.filter(originFields, connectionTokens: originTokens)
-        let bodyless = head.method == "HEAD" || status == 204 || status == 304 || status < 200
-        if originTokens.contains("close") && !hasLength && !originChunked && !bodyless {
-            // close-delimited from the origin
-        }
-        if bodyless {
-            framing = .none
-        } else if originChunked {
-            if head.version == .http11 {
-                framing = .passThrough
-                fields.append(HeaderField("Transfer-Encoding", "chunked"))
-            } else {
-                framing = .dechunk
-                keepAlive = false
-            }
-        } else if hasLength {
-            framing = .passThrough
-        } else if head.version == .http11 {
-            framing = .chunkEncode
-            fields.append(HeaderField("Transfer-Encoding", "chunked"))
-        } else {
-            framing = .closeDelimited
-            keepAlive = false
-        }
+        var fields = HopByHop.filter(originFields, connectionTokens: HopByHop.connectionTokens(originFields))
+        let body = ResponseFraming.body(method: head.method, status: status, fields: originFields)
+        let d = ResponseFraming.relay(
+            body, clientVersion: head.version, keepAlive: keepAlive, draining: connection.worker.draining)
+        framing = d.relay
+        keepAlive = d.keepAlive
+        if d.chunked { fields.append(HeaderField("Transfer-Encoding", "chunked")) }
         config.addVia(to: &fields)
-        if !keepAlive || connection.worker.draining {
-            keepAlive = false
-            fields.append(HeaderField("Connection", "close"))
-        } else if head.version == .http10 {
-            fields.append(HeaderField("Connection", "keep-alive"))
-        }
+        if let c = d.connection { fields.append(HeaderField("Connection", c)) }
         let bytes = HeadWriter.response(status: status, reason: response.reason, fields: fields)
         // A body follows: the head goes out with its first bytes, in one write.
         if framing == .none { connection.send(bytes) } else { pendingHead = bytes }

@@ -76,15 +76,15 @@ extension Tunnel {
         fields.append(HeaderField("Connection", "close"))
         if let te = originFields.first(where: { $0.isNamed("transfer-encoding") }) { fields.append(te) }
         connection.send(HeadWriter.response(status: r.status, reason: r.reason, fields: fields))
-        let bodyless = r.status == 204 || r.status == 304 || r.status < 200
-        if bodyless {
+        switch ResponseFraming.body(method: head.method, status: r.status, fields: originFields) {
+        case .none:
             end(flush: true)
-        } else if originFields.contains(where: { $0.isNamed("transfer-encoding") }) {
+        case .chunked:
             phase = .finalResponse(remaining: nil, chunked: ChunkedDecoder())
-        } else if let cl = r.field("content-length"), let n = UInt64(cl) {
+        case .length(let n?):
             phase = .finalResponse(remaining: n, chunked: nil)
             if n == 0 { end(flush: true) }
-        } else {
+        case .length(nil), .close:
             phase = .finalResponse(remaining: nil, chunked: nil)  // until the upstream closes
         }
     }

@@ -163,3 +163,32 @@ def run(cmd, cwd=None, input=None, timeout=60, env=None):
     if env:
         e.update(env)
     return subprocess.run(cmd, cwd=cwd, input=input, capture_output=True, timeout=timeout, env=e)
+
+
+@pytest.fixture
+def start(swproxy):
+    """Starts swproxy serve processes with extra arguments; all are stopped after the test."""
+    from conftest_serve import Proxy  # here: conftest_serve imports from this module
+
+    started = []
+
+    def go(*args):
+        p = Proxy(swproxy, *args)
+        started.append(p)
+        return p
+
+    yield go
+    for p in started:
+        p.stop()
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    """A self-signed certificate for localhost (CN and subjectAltName, 127.0.0.1 too): (cert, key) paths."""
+    d = tmp_path_factory.mktemp("beyond-tls")
+    key, crt = d / "key.pem", d / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    os.chmod(d, 0o755)
+    return str(crt), str(key)

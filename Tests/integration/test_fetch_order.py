@@ -5,6 +5,7 @@ authentication and writers of one file keep their order; `--fail-early` stops at
 Every check here is on order, counts and bytes, never on timings."""
 
 import os
+import shutil
 import subprocess
 
 from conftest import free_port, run
@@ -134,7 +135,9 @@ def test_libcurl_source_compiles_and_does_the_transfer(swproxy, origin, tmp_path
     text = src.read_text()
     assert 'CURLOPT_POSTFIELDS, "a=\\"1\\"\\?"' in text and "CURLAUTH_ANY" in text
     exe = tmp_path / "t"
-    subprocess.run(["cc", "-o", str(exe), str(src), "-lcurl"], check=True)
+    compiler = next((c for c in ("cc", "gcc", "clang") if shutil.which(c)), None)
+    assert compiler, "no C compiler to build the --libcurl source with"
+    subprocess.run([compiler, "-o", str(exe), str(src), "-lcurl"], check=True)
     origin.take()
     out = subprocess.run([str(exe)], capture_output=True, timeout=30)
     assert out.returncode == 0

@@ -1,4 +1,4 @@
-import SwproxyLoop
+@testable import SwproxyServe
 import XCTest
 
 final class PasswordHashTests: XCTestCase {

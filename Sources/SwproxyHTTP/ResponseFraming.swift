@@ -1,0 +1,85 @@
+/// How a response body is delimited, and how a proxy relays it to its client: one pure rule (RFC 9112
+/// §6.3), used by the exchange and by the Upgrade path of `serve`. Values in, values out.
+public enum ResponseFraming {
+    /// How the origin delimits the body (RFC 9112 §6.3, in its order of precedence).
+    public enum Body: Equatable, Sendable {
+        /// No body: a response to HEAD, 1xx, 204 or 304.
+        case none
+        /// `Transfer-Encoding` (chunked last: the proxy only accepts such requests' responses).
+        case chunked
+        /// `Content-Length`; nil when the field is there but not a single valid number.
+        case length(UInt64?)
+        /// Neither: the body ends when the origin closes.
+        case close
+    }
+
+    /// How the client gets the body.
+    public enum Relay: Equatable, Sendable {
+        case none
+        /// Bytes as they come: a length from the origin, or its chunks to an HTTP/1.1 client.
+        case passThrough
+        /// The origin delimited by close; an HTTP/1.1 client gets it chunked by the proxy.
+        case chunkEncode
+        /// The origin chunked; an HTTP/1.0 client gets it decoded, delimited by close.
+        case dechunk
+        /// Delimited by closing the connection (an HTTP/1.0 client, no length).
+        case closeDelimited
+    }
+
+    /// The decision for one response.
+    public struct Decision: Equatable, Sendable {
+        public var relay: Relay
+        /// Whether the proxy sends `Transfer-Encoding: chunked` (the origin's own is hop-by-hop, dropped).
+        public var chunked: Bool
+        /// The `Connection` value the proxy sends (`close`, or `keep-alive` to an HTTP/1.0 client), if any.
+        public var connection: String?
+        /// Whether the client connection may carry another request after this response.
+        public var keepAlive: Bool
+    }
+
+    public static func body(method: String, status: Int, fields: [HeaderField]) -> Body {
+        if method == "HEAD" || status < 200 || status == 204 || status == 304 { return .none }
+        if fields.contains(where: { $0.isNamed("transfer-encoding") }) { return .chunked }
+        let lengths = fields.filter { $0.isNamed("content-length") }
+        if !lengths.isEmpty {
+            let values = Set(lengths.map(\.value))
+            return .length(values.count == 1 ? UInt64(values.first!) : nil)
+        }
+        return .close
+    }
+
+    /// How the proxy relays a response with this body to a client of `version` that asked for keep-alive
+    /// (`keepAlive`) on a proxy that is not `draining`.
+    public static func relay(_ body: Body, clientVersion: HTTPVersion, keepAlive: Bool, draining: Bool) -> Decision {
+        var d = Decision(relay: .none, chunked: false, connection: nil, keepAlive: keepAlive)
+        switch body {
+        case .none:
+            d.relay = .none
+        case .chunked:
+            if clientVersion == .http11 {
+                d.relay = .passThrough
+                d.chunked = true
+            } else {
+                d.relay = .dechunk
+                d.keepAlive = false
+            }
+        case .length:
+            d.relay = .passThrough
+        case .close:
+            if clientVersion == .http11 {
+                d.relay = .chunkEncode
+                d.chunked = true
+            } else {
+                d.relay = .closeDelimited
+                d.keepAlive = false
+            }
+        }
+        if !d.keepAlive || draining {
+            d.keepAlive = false
+            d.connection = "close"
+        } else if clientVersion == .http10 {
+            d.connection = "keep-alive"
+        }
+        return d
+    }
+}

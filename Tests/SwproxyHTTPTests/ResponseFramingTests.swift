@@ -1,0 +1,44 @@
+import XCTest
+
+@testable import SwproxyHTTP
+
+/// RFC 9112 §6.3 as a table: the origin's body framing, then how the proxy relays it to each client.
+final class ResponseFramingTests: XCTestCase {
+    func testBody() {
+        let te = [HeaderField("Transfer-Encoding", "chunked")]
+        let cl = [HeaderField("Content-Length", "12")]
+        let rows: [(String, Int, [HeaderField], ResponseFraming.Body)] = [
+            ("GET", 200, cl, .length(12)), ("GET", 200, te, .chunked), ("GET", 200, te + cl, .chunked),
+            ("GET", 200, [], .close), ("HEAD", 200, cl, .none), ("GET", 204, cl, .none), ("GET", 304, te, .none),
+            ("GET", 101, [], .none), ("GET", 199, [], .none), ("POST", 201, [HeaderField("content-length", "0")], .length(0)),
+            ("GET", 200, cl + [HeaderField("Content-Length", "12")], .length(12)),
+            ("GET", 200, cl + [HeaderField("Content-Length", "13")], .length(nil)),
+            ("GET", 200, [HeaderField("Content-Length", "x")], .length(nil)),
+        ]
+        for (method, status, fields, body) in rows {
+            XCTAssertEqual(ResponseFraming.body(method: method, status: status, fields: fields), body,
+                           "\(method) \(status) \(fields)")
+        }
+    }
+
+    func testRelay() {
+        typealias D = ResponseFraming.Decision
+        let rows: [(ResponseFraming.Body, HTTPVersion, Bool, Bool, D)] = [
+            (.length(5), .http11, true, false, D(relay: .passThrough, chunked: false, connection: nil, keepAlive: true)),
+            (.length(5), .http10, true, false, D(relay: .passThrough, chunked: false, connection: "keep-alive", keepAlive: true)),
+            (.length(5), .http11, false, false, D(relay: .passThrough, chunked: false, connection: "close", keepAlive: false)),
+            (.length(5), .http11, true, true, D(relay: .passThrough, chunked: false, connection: "close", keepAlive: false)),
+            (.chunked, .http11, true, false, D(relay: .passThrough, chunked: true, connection: nil, keepAlive: true)),
+            (.chunked, .http10, true, false, D(relay: .dechunk, chunked: false, connection: "close", keepAlive: false)),
+            (.close, .http11, true, false, D(relay: .chunkEncode, chunked: true, connection: nil, keepAlive: true)),
+            (.close, .http10, true, false, D(relay: .closeDelimited, chunked: false, connection: "close", keepAlive: false)),
+            (.none, .http11, true, false, D(relay: .none, chunked: false, connection: nil, keepAlive: true)),
+            (.none, .http10, true, false, D(relay: .none, chunked: false, connection: "keep-alive", keepAlive: true)),
+            (.none, .http11, true, true, D(relay: .none, chunked: false, connection: "close", keepAlive: false)),
+        ]
+        for (body, version, keep, draining, d) in rows {
+            XCTAssertEqual(ResponseFraming.relay(body, clientVersion: version, keepAlive: keep, draining: draining), d,
+                           "\(body) \(version) keep=\(keep) draining=\(draining)")
+        }
+    }
+}
