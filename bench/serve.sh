@@ -12,6 +12,9 @@
 #   IDLE_CONNS=10000    idle keep-alive client connections for the RSS measurement
 #   CONTENDERS="direct swproxy tinyproxy squid"   subset to run ("direct" = wrk/curl straight to nginx)
 #   SWPROXY_BIN=path    swproxy binary to test (default: build with `make build`, the shipped binary)
+#   SWPROXY_BIN_B=path  an A/B run: a second swproxy binary, contender "swproxy-b", measured in the same
+#                       rounds (CONTENDERS defaults to "swproxy swproxy-b"); the table goes to the
+#                       "serve A/B" section of bench/RESULTS.md with B ÷ A beside it, not to "serve"
 #   SKIP_BUILD=1        do not build; use SWPROXY_BIN or .build/release/swproxy as it is
 #   PROXY_THREADS=nproc swproxy --threads (squid and tinyproxy cannot be set to match; see the notes)
 #   NGINX_WORKERS=1     origin worker processes (the same origin serves every contender)
@@ -31,6 +34,8 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 [[ $DURATION =~ ^[0-9]+$ ]] && DURATION="${DURATION}s"
 IDLE_CONNS=${IDLE_CONNS:-10000}
+SWPROXY_BIN_B=${SWPROXY_BIN_B:-}
+if [ -n "$SWPROXY_BIN_B" ]; then CONTENDERS=${CONTENDERS:-"swproxy swproxy-b"}; fi
 CONTENDERS=${CONTENDERS:-"direct swproxy tinyproxy squid"}
 PROXY_THREADS=${PROXY_THREADS:-$(nproc)}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
@@ -74,6 +79,7 @@ if [ -z "${SWPROXY_BIN:-}" ]; then
   SWPROXY_BIN=$ROOT/.build/release/swproxy
 fi
 if has swproxy && [ ! -x "$SWPROXY_BIN" ]; then echo "serve.sh: no swproxy binary at $SWPROXY_BIN" >&2; exit 1; fi
+if has swproxy-b && [ ! -x "$SWPROXY_BIN_B" ]; then echo "serve.sh: no swproxy binary at SWPROXY_BIN_B=$SWPROXY_BIN_B" >&2; exit 1; fi
 
 # --- file descriptors --------------------------------------------------------------------------
 # The idle test needs IDLE_CONNS descriptors in the client and as many (plus upstream ones) in the
@@ -169,9 +175,11 @@ start_contender() {
   if [ "$name" = direct ]; then CUR_PORT=$ORIGIN_PORT; return 0; fi
   CUR_PORT=$(free_port)
   case $name in
-    swproxy)
-      "$SWPROXY_BIN" serve --listen "127.0.0.1:$CUR_PORT" --threads "$PROXY_THREADS" \
-        --max-connections "$MAXCONN" --quiet --drain-timeout 1 >>"$WORK/swproxy.log" 2>&1 &
+    swproxy|swproxy-b)
+      local bin=$SWPROXY_BIN
+      [ "$name" = swproxy-b ] && bin=$SWPROXY_BIN_B
+      "$bin" serve --listen "127.0.0.1:$CUR_PORT" --threads "$PROXY_THREADS" \
+        --max-connections "$MAXCONN" --quiet --drain-timeout 1 >>"$WORK/$name.log" 2>&1 &
       ;;
     tinyproxy)
       cat > "$WORK/tinyproxy.conf" <<CONF
@@ -362,7 +370,7 @@ has tinyproxy && VERSIONS="$VERSIONS, $(ver tinyproxy -v)"
 has squid && VERSIONS="$VERSIONS, $(ver squid -v | sed 's/^Squid Cache: Version /squid /')"
 VERSIONS="$VERSIONS, $(ver curl --version | cut -d' ' -f1-2), $(ver python3 --version)"
 MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r), open-file limit $NOFILE"
-COMMAND="${GIVEN_BIN:+SWPROXY_BIN=$GIVEN_BIN }${GIVEN_SKIP:+SKIP_BUILD=$GIVEN_SKIP }ROUNDS=$ROUNDS DURATION=$DURATION IDLE_CONNS=$IDLE_CONNS CONTENDERS=\"$CONTENDERS\" PROXY_THREADS=$PROXY_THREADS NGINX_WORKERS=$NGINX_WORKERS CONNS=\"$CONNS\" WRK_THREADS=$WRK_THREADS WARMUP=$WARMUP bash bench/serve.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
+COMMAND="${SWPROXY_BIN_B:+SWPROXY_BIN_B=$SWPROXY_BIN_B }${GIVEN_BIN:+SWPROXY_BIN=$GIVEN_BIN }${GIVEN_SKIP:+SKIP_BUILD=$GIVEN_SKIP }ROUNDS=$ROUNDS DURATION=$DURATION IDLE_CONNS=$IDLE_CONNS CONTENDERS=\"$CONTENDERS\" PROXY_THREADS=$PROXY_THREADS NGINX_WORKERS=$NGINX_WORKERS CONNS=\"$CONNS\" WRK_THREADS=$WRK_THREADS WARMUP=$WARMUP bash bench/serve.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 METHOD="Medians over $ROUNDS rounds; every round runs each measurement for every contender in turn (order rotated per round), each on a freshly started proxy. \
 Origin: nginx, $NGINX_WORKERS worker process(es), sendfile, access log off, serving a 1 KiB \`/small\` and a 100 MiB \`/big\` from 127.0.0.1. \
 Throughput: \`wrk -t$WRK_THREADS -c{$(echo "$CONNS" | tr ' ' ',')} -d$DURATION --latency -s bench/serve.lua\` (absolute-form \`GET $ORIGIN/small\` to the proxy's port; origin-form \`/small\` for direct), after a ${WARMUP} s warm-up; \
@@ -383,6 +391,7 @@ The whole run shares a ${DURATION}-per-run, $(nproc)-core machine between wrk, t
   printf 'note_swproxy\t%s\n' "\`swproxy serve --listen 127.0.0.1:PORT --threads $PROXY_THREADS --max-connections $MAXCONN --quiet --drain-timeout 1\`: $PROXY_THREADS event-loop threads (default: one per core), access log off, Via and X-Forwarded-For added (defaults), keep-alive to clients and (libcurl's connection cache) to the origin."
   printf 'note_tinyproxy\t%s\n' "\`tinyproxy -d -c CONF\` with \`Listen 127.0.0.1\`, \`Allow 127.0.0.1\`, \`MaxClients $MAXCONN\`, \`LogLevel Critical\` (no access log: tinyproxy logs connections at Connect/Info level and refuses /dev/null as LogFile, so its log is a file that stays empty), \`Timeout 600\`, Via added (no X-Forwarded-For option). One process, one thread per client connection (the thread count is not configurable, so it is not matched to $PROXY_THREADS). tinyproxy 1.11 has no persistent connections: it opens a new origin connection per request and closes the client connection after every response (without announcing \`Connection: close\`), so wrk reconnects for every request, counting each close as a socket *read* error (those are not failed requests: requests/s counts complete responses only), and it cannot hold idle keep-alive connections (the idle rows show how many it still had open)."
   printf 'note_squid\t%s\n' "\`squid -N -f CONF\` with \`http_access allow localhost\`, \`cache deny all\`, \`cache_mem 0 MB\`, no cache_dir, \`access_log none\`, \`cache_store_log none\`, \`max_filedescriptors $NOFILE\`, \`dns_nameservers 127.0.0.1\`, \`pinger_enable off\`; Via and X-Forwarded-For added (defaults), persistent client and server connections (defaults). \`-N\` (foreground, which lets the script own its PID) disables SMP mode, so squid runs a single worker process on one core whatever PROXY_THREADS is (PROXY_THREADS=1 gives a one-core swproxy to set against it)."
+  [ -n "$SWPROXY_BIN_B" ] && printf 'note_swproxy-b\t%s\n' "the same command with \`$SWPROXY_BIN_B\` (A is \`$SWPROXY_BIN\`)."
   [ "$ROUNDS" -lt 3 ] && printf 'note_run\t%s\n' "ROUNDS=$ROUNDS: fewer than 3 rounds, indicative only."
   true
 } > "$WORK/meta.tsv"

@@ -14,8 +14,9 @@ import re
 import statistics
 import sys
 
-CONTENDERS = ["direct", "swproxy", "tinyproxy", "squid"]
-LABEL = {"direct": "direct to nginx", "swproxy": "swproxy", "tinyproxy": "tinyproxy", "squid": "squid"}
+CONTENDERS = ["direct", "swproxy", "swproxy-b", "tinyproxy", "squid"]
+LABEL = {"direct": "direct to nginx", "swproxy": "swproxy (A)", "swproxy-b": "swproxy (B)", "tinyproxy": "tinyproxy",
+         "squid": "squid"}
 PEERS = ["tinyproxy", "squid"]
 
 
@@ -92,9 +93,14 @@ def main():
         v = med(who, "idle_held")
         return v if v is not None else 0.0
 
-    head = ["metric", "better"] + [LABEL[c] for c in present]
     show_direct = "swproxy" in present and "direct" in present
     peers_present = [p for p in PEERS if p in present]
+    ab = "swproxy" in present and "swproxy-b" in present
+    if not ab:
+        LABEL["swproxy"] = "swproxy"
+    head = ["metric", "better"] + [LABEL[c] for c in present]
+    if ab:
+        head.append("B ÷ A")
     if "swproxy" in present:
         if show_direct:
             head.append("swproxy ÷ direct")
@@ -111,6 +117,9 @@ def main():
             if key == "idle_rss" and vals[c] is not None and held(c) < idle_n:
                 cell += f" (holding {fmt(held(c), 'int')})"
             cells.append(cell)
+        if ab:
+            a_, b_ = vals["swproxy"], vals["swproxy-b"]
+            cells.append(f"{b_ / a_:.3f}×" if a_ and b_ is not None else "—")
         if "swproxy" in present:
             s = vals["swproxy"]
             if show_direct:
@@ -133,7 +142,7 @@ def main():
             continue
         cells = [label, "↓"] + [fmt(sum(vals[c]), "int") if vals[c] else "—" for c in present]
         if "swproxy" in present:
-            cells += [""] * ((1 if show_direct else 0) + (1 if peers_present else 0))
+            cells += [""] * ((1 if show_direct else 0) + (1 if peers_present else 0) + (1 if ab else 0))
         lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines)
 
@@ -146,8 +155,9 @@ def main():
         if k.startswith("note_run"):
             notes.append(f"- {v}")
 
+    title = "serve A/B" if ab else "serve"
     out = []
-    out.append("## serve")
+    out.append(f"## {title}")
     out.append("")
     out.append(f"`{meta.get('command', 'bash bench/serve.sh')}` on {meta.get('date', '?')}: "
                f"{meta.get('machine', '?')}.")
@@ -169,7 +179,7 @@ def main():
 
     if results_md:
         doc = open(results_md).read() if os.path.exists(results_md) else "# Benchmark results\n\n"
-        pattern = re.compile(r"^## serve[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
+        pattern = re.compile(r"^## " + re.escape(title) + r"[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
         if pattern.search(doc):
             doc = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", doc, count=1)
             doc = doc.rstrip("\n") + "\n"

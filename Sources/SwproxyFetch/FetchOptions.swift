@@ -305,43 +305,44 @@ extension FetchOptions {
     /// step gets them; everything else stays its own.
     public static func sharingGlobals(_ steps: [FetchOptions]) -> [FetchOptions] {
         guard var g = steps.first, steps.count > 1 else { return steps }
-        let d = FetchOptions()
         for s in steps.dropFirst() {
-            if s.silent != d.silent { g.silent = s.silent }
-            if s.showError != d.showError { g.showError = s.showError }
-            if s.verbose != d.verbose { g.verbose = s.verbose }
-            if s.tracePath != nil { g.tracePath = s.tracePath; g.traceStyle = s.traceStyle }
-            if s.traceTime != d.traceTime { g.traceTime = s.traceTime }
-            if s.stderrPath != nil { g.stderrPath = s.stderrPath }
-            if s.parallelMax != d.parallelMax { g.parallelMax = s.parallelMax }
-            if s.parallelMaxHost != nil { g.parallelMaxHost = s.parallelMaxHost }
-            if s.rateInterval != nil { g.rateInterval = s.rateInterval }
-            if s.report != nil { g.report = s.report }
-            if s.exitSummary != d.exitSummary { g.exitSummary = s.exitSummary }
-            if s.progress != d.progress { g.progress = s.progress }
-            if s.dryRun != d.dryRun { g.dryRun = s.dryRun }
-            if s.failEarly != d.failEarly { g.failEarly = s.failEarly }
-            if s.libcurl != nil { g.libcurl = s.libcurl }
+            for f in globalFields { f.take(&g, s) }
         }
         return steps.map { s in
             var s = s
-            s.silent = g.silent
-            s.showError = g.showError
-            s.verbose = g.verbose
-            s.tracePath = g.tracePath
-            s.traceStyle = g.traceStyle
-            s.traceTime = g.traceTime
-            s.stderrPath = g.stderrPath
-            s.parallelMax = g.parallelMax
-            s.parallelMaxHost = g.parallelMaxHost
-            s.rateInterval = g.rateInterval
-            s.report = g.report
-            s.exitSummary = g.exitSummary
-            s.progress = g.progress
-            s.dryRun = g.dryRun
-            s.failEarly = g.failEarly
-            s.libcurl = g.libcurl
+            for f in globalFields { f.copy(&s, g) }
             return s
         }
     }
+
+    /// One global option: how a step's value is taken (when it is not the default) and handed to a step.
+    private struct GlobalField: Sendable {
+        let take: @Sendable (inout FetchOptions, FetchOptions) -> Void
+        let copy: @Sendable (inout FetchOptions, FetchOptions) -> Void
+
+        init<T: Equatable & Sendable>(_ kp: WritableKeyPath<FetchOptions, T> & Sendable) {
+            let d = FetchOptions()[keyPath: kp]
+            take = { g, s in if s[keyPath: kp] != d { g[keyPath: kp] = s[keyPath: kp] } }
+            copy = { s, g in s[keyPath: kp] = g[keyPath: kp] }
+        }
+
+        /// `--trace FILE` and `--trace-ascii FILE`: the path and its style go together.
+        static let trace = GlobalField(
+            take: { g, s in if let p = s.tracePath { g.tracePath = p; g.traceStyle = s.traceStyle } },
+            copy: { s, g in s.tracePath = g.tracePath; s.traceStyle = g.traceStyle })
+
+        private init(take: @escaping @Sendable (inout FetchOptions, FetchOptions) -> Void,
+                     copy: @escaping @Sendable (inout FetchOptions, FetchOptions) -> Void) {
+            self.take = take
+            self.copy = copy
+        }
+    }
+
+    private static let globalFields: [GlobalField] = [
+        GlobalField(\.silent), GlobalField(\.showError), GlobalField(\.verbose), .trace, GlobalField(\.traceTime),
+        GlobalField(\.traceOverridden), GlobalField(\.stderrPath), GlobalField(\.parallelMax),
+        GlobalField(\.parallelMaxHost), GlobalField(\.rateInterval), GlobalField(\.report),
+        GlobalField(\.exitSummary), GlobalField(\.progress), GlobalField(\.dryRun), GlobalField(\.failEarly),
+        GlobalField(\.libcurl),
+    ]
 }

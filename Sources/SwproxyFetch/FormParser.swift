@@ -67,20 +67,7 @@ struct FormParser {
                 p.at += 1
                 let f = try part(&p, endChar: UInt8(ascii: ","))
                 sep = f.sep
-                var file: MimePart
-                if f.data == "-" {
-                    file = MimePart(name: nil, content: .bytes(try readStdin(), isFile: true))
-                } else {
-                    guard LocalFiles.regularFileSize(f.data) != nil else {
-                        throw FetchError(.readError, "Failed to open \(f.data) for -F")
-                    }
-                    file = MimePart(name: nil, content: .file(f.data))
-                }
-                file.filename = f.filename
-                file.contentType = f.type
-                file.headers = f.headers
-                file.encoder = f.encoder
-                files.append(file)
+                files.append(try fromFile(f, name: nil, upload: true))
             } while sep != 0
             if files.count == 1 {
                 files[0].name = name
@@ -96,17 +83,7 @@ struct FormParser {
             p.at += 1
             let f = try self.part(&p, endChar: 0, filename: false)
             sep = f.sep
-            if f.data == "-" {
-                part = MimePart(name: name, content: .bytes(try readStdin(), isFile: false))
-            } else {
-                guard LocalFiles.regularFileSize(f.data) != nil else {
-                    throw FetchError(.readError, "Failed to open \(f.data) for -F")
-                }
-                part = MimePart(name: name, content: .fileContent(f.data))
-            }
-            part.contentType = f.type
-            part.headers = f.headers
-            part.encoder = f.encoder
+            part = try fromFile(f, name: name, upload: false)
         } else {
             let f = try self.part(&p, endChar: 0)
             sep = f.sep
@@ -118,6 +95,25 @@ struct FormParser {
             warnings.append("garbage at end of field specification: \(String(decoding: p.rest, as: UTF8.self))")
         }
         add(part)
+    }
+
+    /// A part whose data is a file (`@file`, an upload; `<file`, its content as the value) or standard input
+    /// (`-`, read now), with the attributes given after it.
+    private func fromFile(_ f: Fields, name: String?, upload: Bool) throws(FetchError) -> MimePart {
+        var part: MimePart
+        if f.data == "-" {
+            part = MimePart(name: name, content: .bytes(try readStdin(), isFile: upload))
+        } else {
+            guard LocalFiles.regularFileSize(f.data) != nil else {
+                throw FetchError(.readError, "Failed to open \(f.data) for -F")
+            }
+            part = MimePart(name: name, content: upload ? .file(f.data) : .fileContent(f.data))
+        }
+        part.filename = f.filename
+        part.contentType = f.type
+        part.headers = f.headers
+        part.encoder = f.encoder
+        return part
     }
 
     struct Cursor {

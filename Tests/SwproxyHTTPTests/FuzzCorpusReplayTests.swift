@@ -14,15 +14,7 @@ final class FuzzCorpusReplayTests: XCTestCase {
         while let e = readdir(d) {
             let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
             if name.hasPrefix(".") { continue }
-            guard let f = fopen(dir + "/" + name, "rb") else { continue }
-            var bytes: [UInt8] = []
-            var buf = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = fread(&buf, 1, 4096, f)
-                if n == 0 { break }
-                bytes += buf[0..<n]
-            }
-            fclose(f)
+            guard let bytes = Self.read(dir + "/" + name) else { continue }
             bytes.withUnsafeBytes { FuzzEntry.run($0) }
             count += 1
         }
@@ -51,18 +43,10 @@ final class FuzzCorpusReplayTests: XCTestCase {
         let dir = URLPath.repoRoot + "/Fuzz/corpus"
         var seen: Set<String> = []
         for name in Self.verdicts.keys.sorted() {
-            guard let f = fopen(dir + "/" + name, "rb") else {
+            guard let bytes = Self.read(dir + "/" + name) else {
                 XCTFail("corpus file \(name) is missing")
                 continue
             }
-            var bytes: [UInt8] = []
-            var buf = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = fread(&buf, 1, 4096, f)
-                if n == 0 { break }
-                bytes += buf[0..<n]
-            }
-            fclose(f)
             seen.insert(name)
             XCTAssertEqual(Self.verdict(bytes), Self.verdicts[name], name)
         }
@@ -74,6 +58,19 @@ final class FuzzCorpusReplayTests: XCTestCase {
                 XCTAssertTrue(seen.contains(name), "corpus file \(name) has no verdict in FuzzCorpusReplayTests.verdicts")
             }
         }
+    }
+
+    static func read(_ path: String) -> [UInt8]? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = fread(&buf, 1, 4096, f)
+            if n == 0 { break }
+            bytes += buf[0..<n]
+        }
+        return bytes
     }
 
     static func verdict(_ bytes: [UInt8]) -> String {
