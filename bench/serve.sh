@@ -46,7 +46,7 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 CLK_TCK=$(getconf CLK_TCK)
 
 for c in $CONTENDERS; do
-  case $c in direct|swproxy|tinyproxy|squid) ;; *) echo "serve.sh: unknown contender '$c'" >&2; exit 2;; esac
+  case $c in direct|swproxy|swproxy-b|tinyproxy|squid) ;; *) echo "serve.sh: unknown contender '$c'" >&2; exit 2;; esac
 done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "serve.sh: ROUNDS must be a positive integer" >&2; exit 2; }
 [[ $IDLE_CONNS =~ ^[0-9]+$ ]] || { echo "serve.sh: IDLE_CONNS must be a number" >&2; exit 2; }

@@ -149,7 +149,7 @@ def main():
     notes = []
     for who in present:
         for k, v in sorted(meta.items()):
-            if k.startswith(f"note_{who}"):
+            if k == f"note_{who}" or k.startswith(f"note_{who}_"):
                 notes.append(f"- {LABEL[who]}: {v}")
     for k, v in sorted(meta.items()):
         if k.startswith("note_run"):
