@@ -192,6 +192,23 @@ struct FormParser {
                 typeEnd = nil
             }
         }
+        /// The type runs on to the next `;` (or `endChar`), its end at the last non-space.
+        func scanTypeTail() {
+            while p.at < p.bytes.count && p.bytes[p.at] != UInt8(ascii: ";") && (endChar == 0 || p.bytes[p.at] != endChar) {
+                if !FormParser.isSpace(p.bytes[p.at]) { typeEnd = p.at + 1 }
+                p.at += 1
+            }
+            sep = p.peek
+        }
+        /// `name=WORD` (the name `length` bytes long): ends the type, returns the word.
+        func attribute(_ length: Int) -> String {
+            closeType()
+            p.at += length
+            p.skipSpaces()
+            let w = word(&p, endChar: endChar)
+            sep = p.peek
+            return w
+        }
         while sep == UInt8(ascii: ";") {
             p.at += 1
             p.skipSpaces()
@@ -217,17 +234,9 @@ struct FormParser {
                 }
                 p.at = j
                 typeEnd = j
-                while p.at < p.bytes.count && p.bytes[p.at] != UInt8(ascii: ";") && (endChar == 0 || p.bytes[p.at] != endChar) {
-                    if !FormParser.isSpace(p.bytes[p.at]) { typeEnd = p.at + 1 }
-                    p.at += 1
-                }
-                sep = p.peek
+                scanTypeTail()
             } else if has("filename=") {
-                closeType()
-                p.at += 9
-                p.skipSpaces()
-                f.filename = word(&p, endChar: endChar)
-                sep = p.peek
+                f.filename = attribute(9)
             } else if has("headers=") {
                 closeType()
                 p.at += 8
@@ -247,18 +256,10 @@ struct FormParser {
                     sep = p.peek
                 }
             } else if has("encoder=") {
-                closeType()
-                p.at += 8
-                p.skipSpaces()
-                f.encoder = word(&p, endChar: endChar)
-                sep = p.peek
+                f.encoder = attribute(8)
             } else if typeEnd != nil {
                 // A parameter of the type (`;charset=x`).
-                while p.at < p.bytes.count && p.bytes[p.at] != UInt8(ascii: ";") && (endChar == 0 || p.bytes[p.at] != endChar) {
-                    if !FormParser.isSpace(p.bytes[p.at]) { typeEnd = p.at + 1 }
-                    p.at += 1
-                }
-                sep = p.peek
+                scanTypeTail()
             } else {
                 let unknown = word(&p, endChar: endChar)
                 sep = p.peek

@@ -311,7 +311,8 @@ def test_every_option_in_help_is_known_to_config_files(swproxy, tmp_path):
         for name in sorted(longs):
             f.write_text(f"{name} = 1\n")
             tail = ["--print-config"] if command == "serve" else ["--dry-run", "http://127.0.0.1:9/"]
-            r = run([swproxy, command, flag, str(f)] + tail, timeout=10)
+            # In tmp_path: `stderr = 1` and the like name files, which land in the working directory.
+            r = run([swproxy, command, flag, str(f)] + tail, timeout=10, cwd=tmp_path)
             assert b"unknown option" not in r.stderr, (command, name, r.stderr)
 
 
