@@ -139,24 +139,15 @@ public final class MultiDriver {
         case .added:
             transfers.removeValue(forKey: easy.raw)
             transfer.driver = nil
-            if libcurlDepth > 0 {
-                easy.phase = .retired
-                retired.append((transfer, true, nil))
-            } else {
-                insideLibcurl { _ = curl_multi_remove_handle(multi, easy.raw) }
-                easy.closeHandle()
-            }
+            easy.phase = .retired
+            retired.append((transfer, true, nil))
         case .configured, .completing:
             // Not in the multi; inside the completion loop it is still not reset or pooled under libcurl.
-            if libcurlDepth > 0 {
-                easy.phase = .retired
-                retired.append((transfer, false, pool))
-            } else if let pool {
-                pool.give(easy)
-            } else {
-                easy.closeHandle()
-            }
+            easy.phase = .retired
+            retired.append((transfer, false, pool))
         }
+        // Inside libcurl the queue waits for the outermost call to return; outside, it is worked off now.
+        if libcurlDepth == 0 { releaseRetired() }
     }
 
     /// Runs a call into libcurl that may call a transfer's callbacks; handles let go of meanwhile are

@@ -60,17 +60,6 @@ final class OrderedStdout {
         return s.withUTF8 { write(index, UnsafeRawBufferPointer($0)) }
     }
 
-    /// Forgets what URL `index` wrote so far and was not yet sent (a retry starts over).
-    func discard(_ index: Int) {
-        guard let p = pending[index] else { return }
-        memoryUsed -= p.memory.count
-        p.memory = []
-        if p.spillFD >= 0 {
-            Socket.close(p.spillFD)
-            p.spillFD = -1
-        }
-    }
-
     /// URL `index` will write nothing more: when it is the current one, later URLs get their turn.
     func finish(_ index: Int) {
         if let p = pending[index] {

@@ -21,7 +21,7 @@ final class Trace {
     private var tracedData = false
     private var out: [UInt8] = []
 
-    /// nil when the file cannot be created (the message says why).
+    /// Throws when the trace file cannot be created (the message says why).
     init(style: Style, path: String?, time: Bool) throws(FetchError) {
         self.style = style
         self.time = time

@@ -36,21 +36,4 @@ final class OrderedStdoutTests: XCTestCase {
             String(decoding: data, as: UTF8.self),
             "zero-a;zero-b;one;two-a;two-b;three-a-long-enough-to-spill;")
     }
-
-    func testDiscardDropsHeldBytes() throws {
-        var fds: [Int32] = [0, 0]
-        XCTAssertEqual(pipe(&fds), 0)
-        let out = OrderedStdout(count: 2, memoryLimit: 1 << 20, fd: fds[1])
-        _ = out.write(1, "first attempt;")
-        out.discard(1)
-        _ = out.write(1, "second;")
-        _ = out.write(0, "zero;")
-        out.finish(1)
-        out.finish(0)
-        close(fds[1])
-        var buf = [UInt8](repeating: 0, count: 4096)
-        let n = read(fds[0], &buf, 4096)
-        close(fds[0])
-        XCTAssertEqual(String(decoding: buf[0..<n], as: UTF8.self), "zero;second;")
-    }
 }
