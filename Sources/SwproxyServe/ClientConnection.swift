@@ -1,17 +1,18 @@
-import Glibc
-import SwproxyCurl
 import SwproxyHTTP
 import SwproxyLoop
 
-/// One client connection: reads and parses request heads, runs one exchange (or tunnel) at a time in
-/// request order (pipelined requests wait in the input buffer), writes responses with bounded buffering,
-/// and keeps the connection alive between requests.
-final class ClientConnection {
-    enum State {
-        case readingHead
-        case exchanging(ProxyExchange)
-        case tunnelling(Tunnel)
-        case closed
+/// The I/O shell of one client connection: it owns the socket, its buffers and its one loop timer, tells
+/// its `ConnectionMachine` what happened and performs the action the machine answers. Request heads are
+/// parsed here and handed to `dispatch`; whatever runs on a head (exchange, tunnel) talks to the
+/// connection through `ClientSide` only. Pipelined requests wait in the input buffer, one job runs at a time.
+final class ClientConnection: ClientSide {
+    /// The reading side of the socket.
+    private enum ReadSide {
+        case open
+        /// Backpressure: the input buffer is full, or the job paused its client.
+        case paused
+        /// The client closed its sending side.
+        case ended
     }
 
     let fd: Int32
@@ -21,60 +22,84 @@ final class ClientConnection {
     }
     /// The client's address as text, made once (`inet_ntop` per use showed in profiles).
     private(set) var peerHost: String
-    /// `--proxy-protocol`: the connection's first bytes must be a PROXY header.
-    private var awaitingProxyHeader: Bool
-    unowned let worker: Worker
+    let context: LoopContext
+    private let release: (ClientConnection) -> Void
+    private var machine: ConnectionMachine
+    private var job: ClientJob?
     private var registration: RegistrationID!
-    var input = ByteBuffer()
+    private var input = ByteBuffer()
     private var output = ByteBuffer()
     private var parser: RequestHeadParser
-    private(set) var state = State.readingHead
-    // The one deadline (ClientConnection+Deadline.swift).
-    var timer: TimerID?
-    var timerAt: UInt64 = 0
-    var deadlineKind = Deadline.none
-    var deadlineAt: UInt64 = 0
-    lazy var timerCallback: () -> Void = { [unowned self] in self.timerFired() }
-    private var readingEnabled = true
-    private var writeInterest = false
-    /// The client closed its sending side.
-    private(set) var clientEOF = false
-    private var closeWhenFlushed = false
-    private var headStartedAt: UInt64 = 0
-    /// Whether the timer now running is the header timeout (not the keep-alive idle one).
-    private var headTimerRunning = true
+    private var readSide = ReadSide.open
+    /// The interest registered with the loop (changed only when it differs).
+    private var interest: IOEvents = .readable
+    /// The loop timer behind the machine's deadline. It is moved only when the deadline comes earlier than
+    /// it; a later deadline is picked up when it fires (keep-alive traffic moves the deadline on every
+    /// request: per-request schedule and cancel showed in profiles).
+    private var timer: TimerID?
+    private var timerAt: UInt64 = 0
+    private lazy var timerCallback: () -> Void = { [unowned self] in self.timerFired() }
 
-    var config: ServeConfiguration { worker.config }
-    var outputBytes: Int { output.readableBytes }
+    private var config: ServeConfiguration { context.config }
 
-    init(fd: Int32, peer: SocketAddress?, worker: Worker) throws {
+    /// `release`: called once, when the connection closed.
+    init(fd: Int32, peer: SocketAddress?, context: LoopContext, release: @escaping (ClientConnection) -> Void) throws {
         self.fd = fd
         self.peer = peer
         peerHost = peer?.host ?? "-"
-        self.worker = worker
-        awaitingProxyHeader = worker.config.proxyProtocol
-        parser = RequestHeadParser(limits: worker.config.limits)
-        registration = try worker.loop.register(fd: fd, interest: .readable) { [unowned self] events in
+        self.context = context
+        self.release = release
+        parser = RequestHeadParser(limits: context.config.limits)
+        machine = ConnectionMachine(now: context.loop.now, proxyProtocol: context.config.proxyProtocol,
+                                    timeouts: context.timeouts)
+        registration = try context.loop.register(fd: fd, interest: .readable) { [unowned self] events in
             self.handle(events)
         }
-        setDeadline(.head, after: config.headerTimeout)
+        if let at = machine.deadline.at { arm(at) }
+    }
+
+    // MARK: the machine's actions
+
+    private func perform(_ action: ConnectionMachine.Action) {
+        switch action {
+        case .none: break
+        case .parseProxyHeader: takeProxyHeader()
+        case .parseHead: parseHead()
+        case .dispatch: break  // parseHead dispatches the head it holds
+        case .deliverInput: job?.clientInputChanged()
+        case .deliverDrained: job?.clientOutputDrained()
+        case .arm(let at): arm(at)
+        case .answerHeaderTimeout: fail(.headerTimeout, head: nil)
+        case .jobDeadline: job?.jobDeadlinePassed()
+        case .awaitRequest(let idleUntil):
+            input.releaseIfEmpty()
+            arm(idleUntil)
+            setReading(true)
+        case .parseNext:
+            setReading(true)
+            parseHead()
+        case .stopReading: setReading(false)
+        case .linger(let until): linger(until: until)
+        case .discard: discardInput()
+        case .close: close()
+        }
     }
 
     // MARK: events
 
     private func handle(_ events: IOEvents) {
         if events.contains(.writable) || events.contains(.error) { flush() }
-        if case .closed = state { return }
+        if machine.isClosed { return }
         if events.contains(.readable) || events.contains(.hangup) || events.contains(.error) { readAvailable() }
     }
 
     private func readAvailable() {
-        if lingering {
+        if machine.state == .lingering {
             discardInput()
             return
         }
-        guard readingEnabled, !clientEOF else { return }
-        let buf = worker.readBuffer
+        guard readSide == .open else { return }
+        let buf = context.readBuffer
         var total = 0
         reading: while true {
             let r: IOResult
@@ -90,225 +115,134 @@ final class ClientConnection {
             case .wouldBlock:
                 break reading
             case .eof:
-                clientEOF = true
+                readSide = .ended
+                updateInterest()
                 break reading
             }
         }
         if input.readableBytes >= config.highWatermark { setReading(false) }
-        if total > 0 || clientEOF { inputChanged() }
-    }
-
-    /// New input (or EOF): hand it to whoever is reading it.
-    private func inputChanged() {
-        switch state {
-        case .readingHead:
-            parseHead()
-        case .exchanging(let x):
-            x.clientInputChanged()
-        case .tunnelling(let t):
-            t.clientInputChanged()
-        case .closed:
-            break
+        if total > 0 || readSide == .ended {
+            perform(machine.inputArrived(buffered: input.readableBytes, eof: readSide == .ended))
         }
     }
 
     // MARK: request heads
 
     private func parseHead() {
-        guard case .readingHead = state else { return }
+        guard case .readingHead = machine.state else { return }
         if input.isEmpty {
-            if clientEOF { close() }
+            if readSide == .ended { close() }
             return
-        }
-        if headStartedAt == 0 { headStartedAt = worker.loop.now }
-        if awaitingProxyHeader {
-            guard takeProxyHeader() else {
-                armHeaderTimer()
-                return
-            }
-            guard !input.isEmpty else {
-                armHeaderTimer()
-                return
-            }
         }
         let result = input.withReadableBytes { parser.parse($0) }
         switch result {
         case .needMore:
-            if clientEOF { close() } else { armHeaderTimer() }
+            perform(machine.headIncomplete(now: context.loop.now, eof: readSide == .ended))
         case .invalid(let e):
-            fail(ProxyError.from(e), method: "-", target: "-")
+            fail(ProxyError.from(e), head: nil)
         case .head(let head, let consumed):
             input.consume(consumed)
             parser.reset()
-            clearDeadline()
-            headStartedAt = 0
-            headTimerRunning = false
-            dispatch(head)
+            if machine.headParsed() == .dispatch { dispatch(head) }
         }
     }
 
-    /// Starts the header timeout once a head is incomplete. The first head's clock started at accept; a later
-    /// one's starts at its first byte (until then the keep-alive idle timer ran): a head that arrives whole
-    /// costs no timer at all. Re-arming for the first head would give a client that waits before its first
-    /// byte almost twice --header-timeout.
-    private func armHeaderTimer() {
-        guard !headTimerRunning, !isClosed, !lingering, !closeWhenFlushed, case .readingHead = state else { return }
-        headTimerRunning = true
-        let elapsed = Double(worker.loop.now &- headStartedAt) / 1e9
-        setDeadline(.head, after: max(0, config.headerTimeout - elapsed))
-    }
-
-    /// Reads the PROXY protocol header; false while it is incomplete or when the connection was ended.
-    /// A malformed header ends the connection without an answer: whatever sent it is no load balancer.
-    private func takeProxyHeader() -> Bool {
+    /// Reads the PROXY protocol header. A malformed one ends the connection without an answer: whatever sent
+    /// it is no load balancer.
+    private func takeProxyHeader() {
         switch input.withReadableBytes({ ProxyProtocol.parse($0) }) {
         case .needMore:
-            if clientEOF { close() }
-            return false
+            perform(machine.proxyHeaderIncomplete(eof: readSide == .ended))
         case .invalid(let why):
-            worker.accessLog.write(AccessLog.Entry(
-                client: peerHost, method: "-", target: "-", version: "-", status: 400, bytesIn: 0, bytesOut: 0,
-                durationMs: 0, error: "proxy-protocol: \(why)"))
+            context.journal.unframed(client: peerHost, reason: "proxy-protocol: \(why)")
             close()
-            return false
         case .header(let source, let consumed):
             input.consume(consumed)
-            awaitingProxyHeader = false
             switch source {
             case .text(let address, let port): peer = SocketAddress(host: address, port: port) ?? peer
             case .binary(let bytes, let port): peer = SocketAddress(family: bytes.count == 4 ? .v4 : .v6, bytes: bytes, port: port)
             case .unspecified: break
             }
-            if !worker.access.permits(peer) {
-                refuseClient()
-                return false
+            if case .refuse(let e) = context.policy.admit(peer) {
+                refuseClient(e)
+                return
             }
-            return true
+            perform(machine.proxyHeaderParsed(buffered: input.readableBytes))
         }
     }
 
+    /// The policy's verdict on the head, then the job that runs on it (`Dispatch`).
     private func dispatch(_ head: RequestHead) {
-        if let e = worker.policy.check(head, client: peer) {
-            fail(e, method: head.method, target: head.rawTarget, version: head.version.text)
-            return
+        switch context.policy.verdict(for: head, client: peer) {
+        case .refuse(let e):
+            fail(e, head: head)
+        case .answer(let status, let bytes):
+            send(bytes)
+            context.journal.answered(Journal.Record(client: peerHost, head: head, status: status,
+                                                    bytesOut: Int64(bytes.count)))
+            finished(keepAlive: head.keepAlive)
+        case .forward:
+            let job = Dispatch.job(for: head, client: self, context: context)
+            machine.jobStarted(tunnel: job is Tunnel)
+            self.job = job
+            job.start()
         }
-        if let answer = worker.policy.answerLocally(head) {
-            send(answer.bytes)
-            log(head: head, status: answer.status, bytesOut: Int64(answer.bytes.count), error: nil)
-            exchangeFinished(keepAlive: head.keepAlive)
-            return
-        }
-        switch head.target {
-        case .authority, .absolute:
-            guard config.forwards else {
-                fail(.reverseOnly, method: head.method, target: head.rawTarget, version: head.version.text)
-                return
-            }
-        case .origin:
-            guard config.reverse != nil else {
-                fail(.originForm, method: head.method, target: head.rawTarget, version: head.version.text)
-                return
-            }
-        case .asterisk:
-            fail(config.reverse != nil ? .reverseOnly : .originForm, method: head.method, target: head.rawTarget,
-                 version: head.version.text)
-            return
-        }
-        if case .authority = head.target {
-            let t = Tunnel(connection: self, head: head)
-            state = .tunnelling(t)
-            t.start()
-        } else if let u = upgradeRequest(head) {
-            let t = Tunnel(connection: self, head: head, upgrade: u)
-            state = .tunnelling(t)
-            t.start()
-        } else {
-            let x = ProxyExchange(connection: self, head: head)
-            state = .exchanging(x)
-            x.start()
-        }
-    }
-
-    /// An Upgrade (WebSocket) request to relay after a 101, or nil to forward the request normally (with
-    /// `Upgrade` stripped as hop-by-hop): `--no-upgrade`, HTTP/1.0, a request body, or an https:// origin.
-    private func upgradeRequest(_ head: RequestHead) -> Tunnel.Upgrade? {
-        guard config.upgrade, head.version == .http11, head.framing == .none, head.connectionTokens.contains("upgrade"),
-            head.field("upgrade") != nil, let dest = worker.router.upgrade(head)
-        else { return nil }
-        var fields = UpstreamHead(config: config, head: head, client: peer, clientHost: peerHost).fields(upgrade: true)
-        if !fields.contains(where: { $0.isNamed("host") }) { fields.insert(HeaderField("Host", dest.authority), at: 0) }
-        return Tunnel.Upgrade(host: dest.host, port: dest.port,
-                              requestHead: HeadWriter.request(method: head.method, target: dest.target, fields: fields))
     }
 
     /// The client address is outside --allow or inside --deny: 403, and the connection ends.
-    func refuseClient() {
-        worker.metrics.counters.add(Metrics.Slot.connectionsDenied)
-        fail(.clientDenied, method: "-", target: "-", version: "-")
+    func refuseClient(_ e: ProxyError) {
+        context.journal.clientDenied()
+        fail(e, head: nil)
     }
+
+    // MARK: ClientSide: how the job ends
 
     /// Answers with an error and closes once it is written: after a bad head, nothing that follows on this
     /// connection can be trusted as the start of a request.
-    func fail(_ e: ProxyError, method: String, target: String, version: String = "HTTP/1.1") {
-        if case .closed = state { return }
-        state = .readingHead
+    func failed(_ error: ProxyError, head: RequestHead?) { fail(error, head: head) }
+
+    private func fail(_ e: ProxyError, head: RequestHead?) {
+        guard !machine.isClosed else { return }
+        job = nil  // it ended itself: nothing to abort
         send(e.response(via: config.via ? "1.1 \(config.viaName)" : nil))
-        worker.accessLog.write(AccessLog.Entry(
-            client: peerHost, method: method, target: target, version: version, status: e.status, bytesIn: 0,
-            bytesOut: 0, durationMs: 0, error: e.logReason))
-        worker.record(method: method, status: e.status, bytesIn: 0, bytesOut: 0, seconds: 0, error: e.logReason,
-                      byPolicy: e.status == 403 || e.status == 407)
+        context.journal.refused(Journal.Record(client: peerHost, head: head, status: e.status, reason: e.logReason))
         closeAfterFlush()
     }
 
-    func headerTimedOut() {
-        guard case .readingHead = state else { return }
-        if input.isEmpty && headStartedAt == 0 {
-            close()  // idle keep-alive connection: nothing to answer
-        } else {
-            fail(.headerTimeout, method: "-", target: "-")
+    func finished(keepAlive: Bool) {
+        job = nil
+        perform(machine.jobFinished(now: context.loop.now, keepAlive: keepAlive, draining: context.draining,
+                                    buffered: input.readableBytes, eof: readSide == .ended, outputEmpty: output.isEmpty))
+    }
+
+    func closeAfterFlush() {
+        perform(machine.closeAfterFlush(now: context.loop.now, outputEmpty: output.isEmpty))
+    }
+
+    func abort() { close() }
+
+    // MARK: ClientSide: input
+
+    var inputBuffered: Int { input.readableBytes }
+    var inputEnded: Bool { readSide == .ended }
+
+    func takeInput(_ body: (UnsafeRawBufferPointer) -> Int) {
+        guard !input.isEmpty else { return }
+        let n = input.withReadableBytes(body)
+        guard n > 0 else { return }
+        input.consume(n)
+        // Taken by the job: read more if reading was paused for a full buffer.
+        if readSide == .paused && input.readableBytes < config.lowWatermark && machine.isRunningJob {
+            setReading(true)
         }
     }
 
-    /// The current exchange wrote its whole response: read the next request (pipelined ones are already
-    /// buffered) or close.
-    func exchangeFinished(keepAlive: Bool) {
-        guard !isClosed else { return }
-        state = .readingHead
-        if !keepAlive || worker.draining {
-            closeAfterFlush()
-            return
-        }
-        setReading(true)
-        if input.isEmpty {
-            input.releaseIfEmpty()
-            headTimerRunning = false
-            setDeadline(.head, after: config.idleTimeout)
-            if clientEOF { closeAfterFlush() }
-        } else {
-            parseHead()
-        }
+    func pauseReading(_ paused: Bool) {
+        guard machine.isRunningJob else { return }
+        setReading(!paused)
     }
 
-    func log(head: RequestHead, status: Int, bytesOut: Int64, error: String?, bytesIn: Int64 = 0,
-             upstream: String? = nil, started: UInt64? = nil)
-    {
-        let ms = started.map { Double(worker.loop.now - $0) / 1e6 } ?? 0
-        if head.method != "CONNECT" {
-            worker.record(method: head.method, status: status, bytesIn: bytesIn, bytesOut: bytesOut, seconds: ms / 1000,
-                          error: error)
-        } else {
-            worker.metrics.counters.add(Metrics.Slot.bytesFromClients, Int(bytesIn))
-            worker.metrics.counters.add(Metrics.Slot.bytesToClients, Int(bytesOut))
-        }
-        guard worker.accessLog.enabled else { return }
-        worker.accessLog.write(AccessLog.Entry(
-            client: peerHost, method: head.method, target: head.rawTarget, version: head.version.text, status: status,
-            bytesIn: bytesIn, bytesOut: bytesOut, durationMs: ms, referer: head.field("referer"),
-            userAgent: head.field("user-agent"), upstream: upstream, error: error))
-    }
-
-    // MARK: output
+    // MARK: ClientSide: output
 
     /// Queues bytes for the client, writing at once when nothing is queued.
     func send(_ bytes: [UInt8]) {
@@ -316,7 +250,7 @@ final class ClientConnection {
     }
 
     func send(_ bytes: UnsafeRawBufferPointer) {
-        guard !isClosed, bytes.count > 0 else { return }
+        guard !machine.isClosed, bytes.count > 0 else { return }
         var rest = bytes
         if output.isEmpty {
             switch try? Socket.write(fd, bytes) {
@@ -331,7 +265,7 @@ final class ClientConnection {
             }
         }
         output.append(rest)
-        setWriteInterest(true)
+        updateInterest()
     }
 
     private func flush() {
@@ -348,55 +282,58 @@ final class ClientConnection {
             }
         }
         output.releaseIfEmpty()
-        setWriteInterest(false)
-        if closeWhenFlushed {
-            lingeringClose()
-            return
-        }
-        outputDrained()
+        updateInterest()
+        perform(machine.outputDrained(now: context.loop.now))
     }
 
-    private func outputDrained() {
-        switch state {
-        case .exchanging(let x): x.clientOutputDrained()
-        case .tunnelling(let t): t.clientOutputDrained()
-        default: break
-        }
-    }
-
-    /// True while the client's outbound buffer is above the high watermark: producers should pause.
     var outputFull: Bool { output.readableBytes >= config.highWatermark }
     var outputLow: Bool { output.readableBytes <= config.lowWatermark }
+    var outputEmpty: Bool { output.isEmpty }
+    var isClosed: Bool { machine.isClosed }
 
-    func closeAfterFlush() {
-        closeWhenFlushed = true
-        if output.isEmpty { lingeringClose() } else { setReading(false) }
+    func shutdownOutput() { Socket.shutdownWrite(fd) }
+
+    // MARK: ClientSide: the job's deadline
+
+    func setDeadline(at: UInt64) { perform(machine.setJobDeadline(at)) }
+    func clearDeadline() { machine.clearJobDeadline() }
+
+    // MARK: timer
+
+    private func arm(_ at: UInt64) {
+        if timer != nil && timerAt <= at { return }
+        if let old = timer { context.loop.cancel(old) }
+        timerAt = at
+        timer = context.loop.schedule(at: at, timerCallback)
     }
+
+    private func timerFired() {
+        timer = nil
+        perform(machine.deadlinePassed(now: context.loop.now, buffered: input.readableBytes))
+    }
+
+    // MARK: closing
 
     /// Closes after a response the client may still be sending into (an error, or `Connection: close` with
     /// pipelined requests behind it): closing a socket with unread input makes the kernel send RST, which
     /// can destroy the response before the client reads it. So: shut our side, discard what arrives for a
     /// short while, then close.
     /// - SeeAlso: RFC 9112 §9.6
-    private func lingeringClose() {
-        guard !isClosed else { return }
-        if lingering { return }
-        lingering = true
-        if case .exchanging(let x) = state { x.abort() }
-        if case .tunnelling(let t) = state { t.abort() }
-        state = .readingHead
+    private func linger(until: UInt64) {
+        if let j = job {
+            job = nil
+            j.abort()
+        }
         Socket.shutdownWrite(fd)
         input = ByteBuffer()
-        readingEnabled = true
+        if readSide == .paused { readSide = .open }
         updateInterest()
-        setDeadline(.linger, after: config.lingerTimeout)
+        arm(until)
         discardInput()
     }
 
-    private var lingering = false
-
     private func discardInput() {
-        let buf = worker.readBuffer
+        let buf = context.readBuffer
         while true {
             switch try? Socket.read(fd, into: buf) {
             case .bytes: continue
@@ -411,59 +348,47 @@ final class ClientConnection {
     // MARK: reading control
 
     /// Stops or resumes reading from the client (backpressure on its uploads and pipelined requests).
-    func setReading(_ on: Bool) {
-        guard !isClosed, readingEnabled != on else { return }
-        readingEnabled = on
-        updateInterest()
-        if on && !clientEOF { readAvailable() }
-    }
-
-    /// Input was consumed by an exchange or tunnel: read more if reading was paused.
-    func inputConsumed() {
-        if !readingEnabled && input.readableBytes < config.lowWatermark && !closeWhenFlushed {
-            if case .readingHead = state { return }
-            setReading(true)
+    private func setReading(_ on: Bool) {
+        guard !machine.isClosed else { return }
+        switch (readSide, on) {
+        case (.paused, true):
+            readSide = .open
+            updateInterest()
+            readAvailable()
+        case (.open, false):
+            readSide = .paused
+            updateInterest()
+        default:
+            break
         }
     }
 
-    private func setWriteInterest(_ on: Bool) {
-        guard writeInterest != on, !isClosed else { return }
-        writeInterest = on
-        updateInterest()
-    }
-
     private func updateInterest() {
+        guard !machine.isClosed else { return }
         var i: IOEvents = []
-        if readingEnabled && !clientEOF { i.insert(.readable) }
-        if writeInterest { i.insert(.writable) }
-        worker.loop.modify(registration, interest: i)
+        if readSide == .open || (machine.state == .lingering && readSide != .ended) { i.insert(.readable) }
+        if !output.isEmpty { i.insert(.writable) }
+        guard i != interest else { return }
+        interest = i
+        context.loop.modify(registration, interest: i)
     }
 
     // MARK: lifetime
 
-    var isClosed: Bool {
-        if case .closed = state { return true }
-        return false
-    }
-
     /// Whether the connection is between requests (it can be closed without losing a response).
-    var isIdle: Bool {
-        if case .readingHead = state { return input.isEmpty && output.isEmpty }
-        return false
-    }
+    var isIdle: Bool { machine.isBetweenRequests && input.isEmpty && output.isEmpty }
 
     func close() {
-        guard !isClosed else { return }
-        let previous = state
-        state = .closed
-        cancelTimerForClose()
-        switch previous {
-        case .exchanging(let x): x.abort()
-        case .tunnelling(let t): t.abort()
-        default: break
+        guard !machine.isClosed else { return }
+        machine.closed()
+        if let t = timer { context.loop.cancel(t) }
+        timer = nil
+        if let j = job {
+            job = nil
+            j.abort()
         }
-        worker.loop.unregister(registration)
+        context.loop.unregister(registration)
         Socket.close(fd)
-        worker.connectionClosed(self)
+        release(self)
     }
 }

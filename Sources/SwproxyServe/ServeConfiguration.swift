@@ -72,11 +72,18 @@ public struct ServeConfiguration: Sendable {
     /// one, a new field otherwise; nothing with `--no-via`.
     /// - SeeAlso: RFC 9110 §7.6.3
     func addVia(to fields: inout [HeaderField]) {
-        guard via else { return }
+        ServeConfiguration.addVia(via ? viaName : nil, to: &fields)
+    }
+
+    /// This proxy's received-by name, or nil with --no-via.
+    var viaToken: String? { via ? viaName : nil }
+
+    static func addVia(_ name: String?, to fields: inout [HeaderField]) {
+        guard let name else { return }
         if let i = fields.firstIndex(where: { $0.isNamed("via") }) {
-            fields[i].value += ", 1.1 \(viaName)"
+            fields[i].value += ", 1.1 \(name)"
         } else {
-            fields.append(HeaderField("Via", "1.1 \(viaName)"))
+            fields.append(HeaderField("Via", "1.1 \(name)"))
         }
     }
 

@@ -7,10 +7,10 @@ import SwproxyLoop
 extension Tunnel {
     /// Upstream bytes while the response head (or a non-101 body) is being relayed.
     func upgradeResponseBytes(_ bytes: UnsafeRawBufferPointer) {
-        switch phase {
-        case .relay:
-            connection.send(bytes)
-        case .awaitingResponse:
+        switch stage {
+        case .relaying, .connecting, .ended:
+            client.send(bytes)
+        case .awaitingUpgradeResponse:
             responseHead.append(bytes)
             let end = responseHead.withReadableBytes { Tunnel.headEnd($0) }
             guard let end else {
@@ -44,14 +44,14 @@ extension Tunnel {
             var done = false
             if let r = remaining {
                 take = Int(min(UInt64(bytes.count), r))
-                phase = .finalResponse(remaining: r - UInt64(take), chunked: nil)
+                stage = .finalResponse(remaining: r - UInt64(take), chunked: nil)
                 done = r == UInt64(take)
             } else if chunked != nil {
                 take = (try? chunked!.decode(bytes) { _ in }) ?? bytes.count
-                phase = .finalResponse(remaining: nil, chunked: chunked)
+                stage = .finalResponse(remaining: nil, chunked: chunked)
                 done = chunked!.isDone
             }
-            connection.send(UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
+            client.send(UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
             if done { end(flush: true) }
         }
     }
@@ -63,10 +63,10 @@ extension Tunnel {
         if r.status == 101 {
             fields.append(HeaderField("Connection", "Upgrade"))
             if let u = r.field("upgrade") { fields.append(HeaderField("Upgrade", u)) }
-            connection.send(HeadWriter.response(status: 101, reason: r.reason, fields: fields))
-            connection.worker.metrics.request(method: head.method, status: 101, seconds: Double(loop.now - started) / 1e9)
-            phase = .relay
-            connection.setReading(true)
+            client.send(HeadWriter.response(status: 101, reason: r.reason, fields: fields))
+            context.journal.tunnelOpened(method: head.method, status: 101, seconds: Double(loop.now - started) / 1e9)
+            stage = .relaying
+            client.pauseReading(false)
             clientInputChanged()
             return
         }
@@ -75,25 +75,25 @@ extension Tunnel {
         let originFields = r.fields
         fields.append(HeaderField("Connection", "close"))
         if let te = originFields.first(where: { $0.isNamed("transfer-encoding") }) { fields.append(te) }
-        connection.send(HeadWriter.response(status: r.status, reason: r.reason, fields: fields))
+        client.send(HeadWriter.response(status: r.status, reason: r.reason, fields: fields))
         switch ResponseFraming.body(method: head.method, status: r.status, fields: originFields) {
         case .none:
             end(flush: true)
         case .chunked:
-            phase = .finalResponse(remaining: nil, chunked: ChunkedDecoder())
+            stage = .finalResponse(remaining: nil, chunked: ChunkedDecoder())
         case .length(let n?):
-            phase = .finalResponse(remaining: n, chunked: nil)
+            stage = .finalResponse(remaining: n, chunked: nil)
             if n == 0 { end(flush: true) }
         case .length(nil), .close:
-            phase = .finalResponse(remaining: nil, chunked: nil)  // until the upstream closes
+            stage = .finalResponse(remaining: nil, chunked: nil)  // until the upstream closes
         }
     }
 
     func failUpgrade(_ why: String) {
         releaseUpstream()
-        ended = true
-        connection.fail(ProxyError(status: 502, message: "upstream sent an \(why)", logReason: "upstream-error"),
-                        method: head.method, target: head.rawTarget)
+        stage = .ended
+        client.clearDeadline()
+        client.failed(ProxyError(status: 502, message: "upstream sent an \(why)", logReason: "upstream-error"), head: head)
     }
 
     /// The offset just past the first CRLFCRLF, if any.

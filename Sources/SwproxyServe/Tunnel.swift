@@ -1,20 +1,18 @@
-import Glibc
 import SwproxyCurl
 import SwproxyHTTP
 import SwproxyLoop
 
-/// A CONNECT tunnel: libcurl makes the upstream connection (`CURLOPT_CONNECT_ONLY`: its resolver, happy
-/// eyeballs and timeouts), then the socket is taken over (duplicated, so removing the easy handle does not
-/// close it) and bytes are relayed both ways on this loop with the same watermarks, half-close forwarded
-/// with `shutdown(SHUT_WR)`, until both sides are done or the tunnel is idle too long.
+/// A CONNECT tunnel, or an Upgrade (WebSocket) relay: once the upstream connection stands
+/// (Tunnel+Connect.swift), bytes are relayed both ways on this loop with the connection's watermarks,
+/// half-close passed on with `shutdown(SHUT_WR)`, until both directions are shut or the tunnel is idle for
+/// `--idle-timeout` (an `ActivityDeadline` on the connection's one deadline).
 /// - SeeAlso: RFC 9110 §9.3.6
 ///
-/// An Upgrade request (WebSocket) takes the same path: libcurl has no raw stream after a 101, so the
-/// connection is made `CONNECT_ONLY`, swproxy writes the re-serialised request head itself and reads the
-/// response head: a 101 turns the connection into this relay; any other answer is relayed with
+/// An Upgrade takes the same path (Tunnel+Upgrade.swift): swproxy writes the request head itself and reads
+/// the response head: a 101 turns the connection into this relay; any other answer is relayed with
 /// `Connection: close` and ends the client connection.
 /// - SeeAlso: RFC 9110 §7.8 (Upgrade), RFC 6455 §4
-final class Tunnel: TransferDelegate {
+final class Tunnel: TransferDelegate, ClientJob {
     /// A request head to send upstream before relaying, for an Upgrade.
     struct Upgrade {
         let host: String
@@ -22,169 +20,131 @@ final class Tunnel: TransferDelegate {
         let requestHead: [UInt8]
     }
 
-    /// Where an Upgrade stands: the response head is awaited, then relayed (101) or answered and ended.
-    enum Phase {
-        case relay
-        case awaitingResponse
-        /// A non-101 answer: its body is relayed until its framing ends (or the upstream closes).
+    /// Where the tunnel stands.
+    enum Stage {
+        /// libcurl is making the upstream connection.
+        case connecting
+        /// An Upgrade's request head went (or goes) upstream; its response head is awaited.
+        case awaitingUpgradeResponse
+        /// A non-101 answer to an Upgrade: its body is relayed until its framing ends (or the upstream closes).
         case finalResponse(remaining: UInt64?, chunked: ChunkedDecoder?)
+        /// Bytes flow both ways.
+        case relaying
+        case ended
     }
 
-    unowned let connection: ClientConnection
+    /// One direction of the relay.
+    enum Flow: Equatable {
+        case open
+        /// The reader stopped: the other side's buffer is full.
+        case paused
+        /// The sender closed; the end is passed on once what it sent was written.
+        case ended
+        /// The end was passed on (`shutdown(SHUT_WR)` on the other side).
+        case shut
+    }
+
+    unowned let client: ClientSide
+    let context: LoopContext
     let head: RequestHead
-    private let upgrade: Upgrade?
-    var phase = Phase.relay
+    let config: ServeConfiguration
+    let host: String
+    let port: Int
+    let upgrade: Upgrade?
+    var stage = Stage.connecting
+    /// Upstream → client.
+    var fromUpstream = Flow.open
+    /// Client → upstream: `open` until the client's EOF was passed on.
+    var fromClient = Flow.open
     var responseHead = ByteBuffer()
     var logStatus = 200
-    private var route: UpstreamRoute?
-    private var transfer: Transfer?
+    var route: UpstreamRoute?
+    /// The CONNECT_ONLY transfer while it connects.
+    var transfer: Transfer?
     /// Through an https:// upstream proxy the tunnel runs inside libcurl's TLS session with that proxy: bytes
     /// go through `curl_easy_recv`/`curl_easy_send` on this (kept) transfer; the raw socket only says when.
-    private var viaLibcurl: Transfer?
-    private var upstreamFD: Int32 = -1
-    private var registration: RegistrationID?
-    private var toUpstream = ByteBuffer()
-    private var upstreamEOF = false
-    private var sentUpstreamShutdown = false
-    private var sentClientShutdown = false
-    private var readingUpstream = true
-    private var wantWrite = false
-    private var lastActivity: UInt64
-    private var idleTimer: TimerID?
+    var viaLibcurl: Transfer?
+    var upstreamFD: Int32 = -1
+    var registration: RegistrationID?
+    /// The interest registered for the upstream socket.
+    var interest: IOEvents = .readable
+    var toUpstream = ByteBuffer()
+    var idle: ActivityDeadline
     let started: UInt64
-    private var bytesIn: Int64 = 0
-    private var bytesOut: Int64 = 0
-    private var upstreamAddress: String?
-    var ended = false
+    var bytesIn: Int64 = 0
+    var bytesOut: Int64 = 0
+    var upstreamAddress: String?
 
-    init(connection: ClientConnection, head: RequestHead, upgrade: Upgrade? = nil) {
-        self.connection = connection
+    /// A CONNECT tunnel to `host`:`port`.
+    convenience init(client: ClientSide, context: LoopContext, head: RequestHead, host: String, port: Int) {
+        self.init(client: client, context: context, head: head, host: host, port: port, upgrade: nil)
+    }
+
+    /// An Upgrade relay.
+    convenience init(client: ClientSide, context: LoopContext, head: RequestHead, upgrade: Upgrade) {
+        self.init(client: client, context: context, head: head, host: upgrade.host, port: upgrade.port, upgrade: upgrade)
+    }
+
+    private init(client: ClientSide, context: LoopContext, head: RequestHead, host: String, port: Int, upgrade: Upgrade?) {
+        self.client = client
+        self.context = context
         self.head = head
+        config = context.config
+        self.host = host
+        self.port = port
         self.upgrade = upgrade
-        started = connection.worker.loop.now
-        lastActivity = started
+        started = context.loop.now
+        idle = ActivityDeadline(span: MonotonicClock.nanoseconds(context.config.idleTimeout), now: started)
     }
 
-    var config: ServeConfiguration { connection.config }
-    var loop: EventLoop { connection.worker.loop }
+    var loop: EventLoop { context.loop }
 
-    func start() {
-        let host: String
-        let port: Int
-        if let u = upgrade {
-            (host, port) = (u.host, u.port)
-        } else {
-            guard case .authority(let h, let p) = head.target else { return }
-            (host, port) = (h, p)
-        }
-        let route = connection.worker.router.tunnel(host: host, port: port)
-        self.route = route
-        let easy = EasyHandle()
-        let t = Transfer(easy: easy, delegate: self)
-        transfer = t
-        if let filter = connection.worker.policy.destinationFilter { t.setAddressFilter(filter) }
-        easy.set(.url, route.url)
-        easy.set(.connectOnly, true)
-        easy.set(.proxy, route.proxy)  // "" = direct
-        if route.proxyTunnel { easy.set(.httpProxyTunnel, true) }
-        if let ca = config.upstreamCACert { easy.set(.proxyCAInfo, ca) }
-        if config.upstreamInsecure { easy.disableTLSVerification() }
-        easy.set(.connectTimeoutMilliseconds, max(1, Int(config.connectTimeout * 1000)))
-        connection.worker.driver.keepAfterCompletion(t)
-        if connection.worker.driver.add(t) != .ok {
-            transfer = nil
-            easy.close()
-            connection.fail(ProxyError(status: 502, message: "could not start the upstream connection", logReason: "internal"),
-                            method: head.method, target: head.rawTarget)
-        }
+    var isEnded: Bool {
+        if case .ended = stage { return true }
+        return false
     }
 
-    func transferReceivedBody(_ t: Transfer, _ bytes: UnsafeRawBufferPointer) -> BodyDisposition { .abort }
-
-    func transferCompleted(_ t: Transfer, _ code: CurlCode) {
-        let driver = connection.worker.driver
-        guard code == .ok else {
-            let detail = t.easy.errorMessage(for: code)
-            let refused = t.addressRefused
-            driver.cancel(t)
-            transfer = nil
-            connection.fail(refused ? .destinationDenied : ProxyError.upstream(code, detail, proxy: route?.proxyDisplay),
-                            method: head.method, target: head.rawTarget)
-            return
-        }
-        upstreamAddress = t.easy.info(.primaryIP)
-        let fd = fcntl(t.easy.activeSocket, F_DUPFD_CLOEXEC, 0)
-        if route?.proxy.hasPrefix("https://") == true {
-            viaLibcurl = t  // released with the tunnel
-        } else {
-            // The duplicate keeps the connection open when libcurl closes its own descriptor.
-            driver.cancel(t)
-        }
-        transfer = nil
-        guard fd >= 0, (try? Socket.makeNonBlocking(fd)) != nil else {
-            if fd >= 0 { Socket.close(fd) }
-            connection.fail(ProxyError(status: 502, message: "could not take over the upstream socket", logReason: "internal"),
-                            method: head.method, target: head.rawTarget)
-            return
-        }
-        upstreamFD = fd
-        do {
-            registration = try loop.register(fd: fd, interest: .readable) { [unowned self] ev in self.upstreamEvent(ev) }
-        } catch {
-            Socket.close(fd)
-            upstreamFD = -1
-            connection.fail(ProxyError(status: 502, message: "could not watch the upstream socket", logReason: "internal"),
-                            method: head.method, target: head.rawTarget)
-            return
-        }
-        let m = connection.worker.metrics
-        m.counters.add(Metrics.Slot.tunnelsActive)
-        if let u = upgrade {
-            // Nothing from the client goes upstream before the origin agreed to switch.
-            phase = .awaitingResponse
-            toUpstream.append(contentsOf: u.requestHead)
-            setUpstreamWrite(true)
-            armIdle()
-            return
-        }
-        connection.send(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8))
-        m.counters.add(Metrics.Slot.tunnelsOpened)
-        m.request(method: "CONNECT", status: 200, seconds: Double(loop.now - started) / 1e9)
-        armIdle()
-        clientInputChanged()  // bytes the client sent right after its CONNECT head
+    var isRelaying: Bool {
+        if case .relaying = stage { return true }
+        return false
     }
 
     // MARK: client → upstream
 
     func clientInputChanged() {
-        guard upstreamFD >= 0, !ended else { return }
-        guard case .relay = phase else {
+        guard upstreamFD >= 0, !isEnded else { return }
+        guard isRelaying else {
             // Before the switch (or after a refusal) nothing of the client's goes upstream.
-            if connection.input.readableBytes >= config.highWatermark { connection.setReading(false) }
+            if client.inputBuffered >= config.highWatermark { client.pauseReading(true) }
             return
         }
         touch()
-        if !connection.input.isEmpty {
+        var failed = false
+        client.takeInput { b in
+            var written = 0
             if toUpstream.isEmpty {
-                let r = connection.input.withReadableBytes { writeUpstream($0) }
-                if case .bytes(let n) = r { connection.input.consume(n); bytesIn += Int64(n) }
-                else if r == nil { end(); return }
+                guard let r = writeUpstream(b) else {
+                    failed = true
+                    return 0
+                }
+                if case .bytes(let n) = r { written = n }
             }
-            if !connection.input.isEmpty {
-                connection.input.withReadableBytes { toUpstream.append($0) }
-                bytesIn += Int64(connection.input.readableBytes)
-                connection.input.consume(connection.input.readableBytes)
-            }
-            connection.inputConsumed()
+            if written < b.count { toUpstream.append(UnsafeRawBufferPointer(rebasing: b[written...])) }
+            bytesIn += Int64(b.count)
+            return b.count
         }
-        if toUpstream.readableBytes >= config.highWatermark { connection.setReading(false) }
-        setUpstreamWrite(!toUpstream.isEmpty)
+        if failed {
+            end()
+            return
+        }
+        if toUpstream.readableBytes >= config.highWatermark { client.pauseReading(true) }
+        updateInterest()
         forwardClientEOFIfDone()
     }
 
     private func forwardClientEOFIfDone() {
-        if connection.clientEOF && toUpstream.isEmpty && !sentUpstreamShutdown {
-            sentUpstreamShutdown = true
+        if client.inputEnded && toUpstream.isEmpty && fromClient == .open {
+            fromClient = .shut
             // Inside TLS there is no half-close to pass on: the client's EOF ends the tunnel.
             if viaLibcurl != nil {
                 end()
@@ -197,29 +157,32 @@ final class Tunnel: TransferDelegate {
 
     // MARK: upstream → client
 
-    private func upstreamEvent(_ ev: IOEvents) {
+    func upstreamEvent(_ ev: IOEvents) {
         touch()
         if ev.contains(.writable) || ev.contains(.error) {
             while !toUpstream.isEmpty {
                 let r = toUpstream.withReadableBytes { writeUpstream($0) }
                 guard case .bytes(let n) = r else {
-                    if r == nil { end(); return }
+                    if r == nil {
+                        end()
+                        return
+                    }
                     break
                 }
                 toUpstream.consume(n)
             }
-            if toUpstream.readableBytes <= config.lowWatermark { connection.setReading(true) }
-            setUpstreamWrite(!toUpstream.isEmpty)
+            if toUpstream.readableBytes <= config.lowWatermark { client.pauseReading(false) }
+            updateInterest()
             forwardClientEOFIfDone()
-            if ended { return }
+            if isEnded { return }
         }
         if ev.contains(.readable) || ev.contains(.hangup) || ev.contains(.error) { readUpstream() }
     }
 
     private func readUpstream() {
-        guard readingUpstream, !upstreamEOF, !ended else { return }
-        let buf = connection.worker.readBuffer
-        while !connection.outputFull {
+        guard fromUpstream == .open, !isEnded else { return }
+        let buf = context.readBuffer
+        while !client.outputFull {
             guard let r = readUpstreamBytes(into: buf) else {
                 end()
                 return
@@ -227,42 +190,43 @@ final class Tunnel: TransferDelegate {
             switch r {
             case .bytes(let n):
                 bytesOut += Int64(n)
-                if case .relay = phase {
-                    connection.send(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+                let piece = UnsafeRawBufferPointer(rebasing: buf[0..<n])
+                if isRelaying {
+                    client.send(piece)
                 } else {
-                    upgradeResponseBytes(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
-                    if ended { return }
+                    upgradeResponseBytes(piece)
+                    if isEnded { return }
                 }
-                if connection.isClosed { return }
+                if client.isClosed { return }
                 // A short read drained the socket; TLS may still hold decrypted bytes: read on until wouldBlock.
                 if n < buf.count && viaLibcurl == nil { return }
             case .wouldBlock:
                 return
             case .eof:
-                switch phase {
-                case .relay: break
-                case .awaitingResponse:
+                switch stage {
+                case .relaying:
+                    fromUpstream = .ended
+                    updateInterest()
+                    forwardUpstreamEOFIfDone()
+                case .awaitingUpgradeResponse:
                     failUpgrade("end of connection instead of a response")
-                    return
                 case .finalResponse:
                     end(flush: true)
-                    return
+                case .connecting, .ended:
+                    break
                 }
-                upstreamEOF = true
-                updateInterest()
-                forwardUpstreamEOFIfDone()
                 return
             }
         }
         // The client's buffer is full: stop reading the upstream until it drains.
-        readingUpstream = false
+        fromUpstream = .paused
         updateInterest()
     }
 
     func clientOutputDrained() {
-        guard upstreamFD >= 0, !ended else { return }
-        if !readingUpstream && connection.outputLow {
-            readingUpstream = true
+        guard upstreamFD >= 0, !isEnded else { return }
+        if fromUpstream == .paused && client.outputLow {
+            fromUpstream = .open
             updateInterest()
             readUpstream()
         }
@@ -270,101 +234,65 @@ final class Tunnel: TransferDelegate {
     }
 
     private func forwardUpstreamEOFIfDone() {
-        if upstreamEOF && connection.outputBytes == 0 && !sentClientShutdown {
-            sentClientShutdown = true
-            Socket.shutdownWrite(connection.fd)
+        if fromUpstream == .ended && client.outputEmpty {
+            fromUpstream = .shut
+            client.shutdownOutput()
         }
         finishIfDone()
     }
 
     private func finishIfDone() {
-        if sentClientShutdown && sentUpstreamShutdown { end() }
-    }
-
-    // MARK: upstream I/O (raw socket, or libcurl's connection for an https:// proxy)
-
-    /// nil: the connection failed.
-    private func writeUpstream(_ bytes: UnsafeRawBufferPointer) -> IOResult? {
-        guard let t = viaLibcurl else { return try? Socket.write(upstreamFD, bytes) }
-        return try? t.send(bytes)
-    }
-
-    /// nil: the connection failed.
-    private func readUpstreamBytes(into buf: UnsafeMutableRawBufferPointer) -> IOResult? {
-        guard let t = viaLibcurl else { return try? Socket.read(upstreamFD, into: buf) }
-        return try? t.receive(into: buf)
+        if fromUpstream == .shut && fromClient == .shut { end() }
     }
 
     // MARK: interest, idle, end
 
-    private func setUpstreamWrite(_ on: Bool) {
-        guard wantWrite != on else { return }
-        wantWrite = on
-        updateInterest()
-    }
-
-    private func updateInterest() {
+    func updateInterest() {
         guard let id = registration else { return }
         var i: IOEvents = []
-        if readingUpstream && !upstreamEOF { i.insert(.readable) }
-        if wantWrite { i.insert(.writable) }
+        if fromUpstream == .open { i.insert(.readable) }
+        if !toUpstream.isEmpty { i.insert(.writable) }
+        guard i != interest else { return }
+        interest = i
         loop.modify(id, interest: i)
     }
 
-    private func touch() { lastActivity = loop.now }
+    private func touch() { idle.touch(loop.now) }
 
-    private func armIdle() {
-        idleTimer = loop.schedule(at: lastActivity &+ MonotonicClock.nanoseconds(config.idleTimeout)) { [weak self] in
-            self?.idleCheck()
-        }
-    }
+    func armIdle() { client.setDeadline(at: idle.at) }
 
-    private func idleCheck() {
-        idleTimer = nil
-        guard !ended else { return }
-        if loop.now >= lastActivity &+ MonotonicClock.nanoseconds(config.idleTimeout) {
-            end(reason: "idle-timeout")
-        } else {
-            armIdle()
+    func jobDeadlinePassed() {
+        guard !isEnded, upstreamFD >= 0 else { return }
+        switch idle.check(now: loop.now, excused: false) {
+        case .rearm(let at): client.setDeadline(at: at)
+        case .expired: end(reason: "idle-timeout")
         }
     }
 
     /// `flush`: the client still has to receive what was queued (a non-101 answer to an Upgrade).
     func end(reason: String? = nil, flush: Bool = false) {
-        guard !ended else { return }
-        ended = true
-        connection.log(head: head, status: logStatus, bytesOut: bytesOut, error: reason, bytesIn: bytesIn,
-                       upstream: upstreamAddress, started: started)
+        guard !isEnded else { return }
+        stage = .ended
+        record(reason)
         releaseUpstream()
-        if flush { connection.closeAfterFlush() } else { connection.close() }
+        client.clearDeadline()
+        if flush { client.closeAfterFlush() } else { client.abort() }
     }
 
-    func releaseUpstream() {
-        if upstreamFD >= 0 { connection.worker.metrics.counters.add(Metrics.Slot.tunnelsActive, -1) }
-        if let t = idleTimer { loop.cancel(t) }
-        idleTimer = nil
-        if let id = registration { loop.unregister(id) }
-        registration = nil
-        if upstreamFD >= 0 { Socket.close(upstreamFD) }
-        upstreamFD = -1
-        if let t = viaLibcurl {
-            viaLibcurl = nil
-            connection.worker.driver.cancel(t)
-        }
+    private func record(_ reason: String?) {
+        context.journal.answered(Journal.Record(
+            client: client.peerHost, head: head, status: logStatus, bytesIn: bytesIn, bytesOut: bytesOut,
+            seconds: Double(loop.now - started) / 1e9, upstream: upstreamAddress, reason: reason))
     }
 
     /// The client connection is closing.
     func abort() {
         if let t = transfer {
             transfer = nil
-            connection.worker.driver.cancel(t)
+            context.driver.cancel(t)
         }
-        if !ended && upstreamFD >= 0 {
-            ended = true
-            connection.log(head: head, status: logStatus, bytesOut: bytesOut, error: "client-closed", bytesIn: bytesIn,
-                           upstream: upstreamAddress, started: started)
-        }
-        ended = true
+        if !isEnded && upstreamFD >= 0 { record("client-closed") }
+        stage = .ended
         releaseUpstream()
     }
 }

@@ -146,3 +146,88 @@ final class UpstreamHeadTests: XCTestCase {
         XCTAssertEqual(UpstreamHead.curlLines([HeaderField("X-Empty", ""), HeaderField("X-A", "1")]), ["X-Empty;", "X-A: 1"])
     }
 }
+
+/// The whole verdict on a head, and on a client address, as tables.
+final class PolicyVerdictTests: XCTestCase {
+    func testModeChecks() {
+        let absolute = try! RequestHeadParser.parseAbsolute("http://a/")
+        let table: [(RequestTarget, Bool, Bool, ProxyError?)] = [
+            (absolute, true, false, nil), (absolute, false, true, .reverseOnly),
+            (.authority(host: "a", port: 443), true, false, nil), (.authority(host: "a", port: 443), false, true, .reverseOnly),
+            (.origin("/x"), true, false, .originForm), (.origin("/x"), false, true, nil),
+            (.origin("/x"), true, true, nil), (.asterisk, true, false, .originForm), (.asterisk, true, true, .reverseOnly),
+        ]
+        for (target, forwards, reverse, verdict) in table {
+            XCTAssertEqual(Policy.modeRefusal(target, forwards: forwards, reverse: reverse), verdict,
+                           "\(target) forwards=\(forwards) reverse=\(reverse)")
+        }
+    }
+
+    func testVerdictOrder() {
+        var c = ServeConfiguration()
+        c.auth = ProxyAuth()
+        let p = Policy(config: c)
+        XCTAssertEqual(p.verdict(for: head("GET http://a/ HTTP/1.1\nHost: a\n\n"), client: nil), .forward)
+        XCTAssertEqual(p.verdict(for: head("GET /x HTTP/1.1\nHost: a\n\n"), client: nil), .refuse(.originForm))
+        // The proxy's own answer comes before the mode check: OPTIONS * with Max-Forwards: 0.
+        guard case .answer(200, _) = p.verdict(for: head("OPTIONS * HTTP/1.1\nHost: a\nMax-Forwards: 0\n\n"), client: nil)
+        else { return XCTFail("OPTIONS * answered") }
+        // Refusals before the proxy's own answer.
+        XCTAssertEqual(p.verdict(for: head("OPTIONS http://a/ HTTP/1.1\nHost: a\nMax-Forwards: 0\nVia: 1.1 swproxy\n\n"),
+                                 client: nil), .refuse(.loop))
+    }
+
+    func testAdmission() {
+        var c = ServeConfiguration()
+        c.allow = [CIDR("10.0.0.0/8")!]
+        let p = Policy(config: c)
+        XCTAssertEqual(p.admit(SocketAddress(host: "10.1.1.1", port: 1)), .admit)
+        XCTAssertEqual(p.admit(SocketAddress(host: "192.0.2.1", port: 1)), .refuse(.clientDenied))
+        XCTAssertEqual(p.admit(nil), .refuse(.clientDenied))
+    }
+
+    func testBodyLimit() {
+        XCTAssertTrue(Policy(config: ServeConfiguration()).admitsBody(of: .max))
+        var c = ServeConfiguration()
+        c.maxBodySize = 100
+        let p = Policy(config: c)
+        XCTAssertTrue(p.admitsBody(of: 100))
+        XCTAssertFalse(p.admitsBody(of: 101))
+    }
+}
+
+/// Where a request goes: origin, upstream proxy, request target, tunnel flag.
+final class UpstreamRouterTests: XCTestCase {
+    func testRoutes() {
+        var c = ServeConfiguration()
+        c.upstreamProxy = UpstreamProxy("http://user:pw@parent:3128")
+        c.noUpstreamProxyFor = ["*.internal"]
+        let r = UpstreamRouter(config: c)
+        XCTAssertEqual(r.route(head("GET http://a.test/p?q HTTP/1.1\nHost: a.test\n\n")),
+                       UpstreamRoute(url: "http://a.test:80/", requestTarget: "http://a.test:80/p?q",
+                                     proxy: "http://user:pw@parent:3128", proxyTunnel: false,
+                                     proxyDisplay: "http://parent:3128"))
+        XCTAssertEqual(r.route(head("GET https://a.test/p HTTP/1.1\nHost: a.test\n\n")),
+                       UpstreamRoute(url: "https://a.test:443/", requestTarget: "/p", proxy: "http://user:pw@parent:3128",
+                                     proxyTunnel: true, proxyDisplay: "http://parent:3128"))
+        XCTAssertEqual(r.route(head("GET http://db.internal/ HTTP/1.1\nHost: db.internal\n\n")),
+                       UpstreamRoute(url: "http://db.internal:80/", requestTarget: "/", proxy: "", proxyTunnel: false,
+                                     proxyDisplay: nil))
+        XCTAssertNil(r.route(head("GET /x HTTP/1.1\nHost: a\n\n")), "no reverse base")
+        XCTAssertEqual(r.tunnel(host: "a.test", port: 443).proxyTunnel, true)
+        XCTAssertEqual(r.tunnel(host: "x.internal", port: 443).proxy, "")
+    }
+
+    func testReverseAndUpgrade() {
+        var c = ServeConfiguration()
+        c.reverse = ReverseBase("http://backend:8000/api/")
+        let r = UpstreamRouter(config: c)
+        XCTAssertEqual(r.route(head("GET /v1?x HTTP/1.1\nHost: front\n\n"))?.url, "http://backend:8000/")
+        XCTAssertEqual(r.route(head("GET /v1?x HTTP/1.1\nHost: front\n\n"))?.requestTarget, "/api/v1?x")
+        let u = r.upgrade(head("GET /ws HTTP/1.1\nHost: front\n\n"))
+        XCTAssertEqual(u?.host, "backend")
+        XCTAssertEqual(u?.target, "/api/ws")
+        XCTAssertEqual(u?.authority, "backend:8000")
+        XCTAssertNil(r.upgrade(head("GET https://a/ HTTP/1.1\nHost: a\n\n")), "no Upgrade to an https:// origin")
+    }
+}

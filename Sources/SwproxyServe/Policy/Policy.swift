@@ -1,19 +1,69 @@
 import SwproxyHTTP
 import SwproxyLoop
 
-/// The checks a request passes before anything is forwarded, composed in one place and in this order:
-/// client address (at accept, `ClientAccess`) → request head (the parser) → proxy auth → loop detection →
-/// host rules → CONNECT port → body size → destination address (at connect time, `PrivateAddress`).
-/// Each check is a small pure predicate; this type only composes them. One per loop (it caches successful
-/// password checks, since bcrypt is deliberately slow).
+/// Every decision about who may use the proxy and for what, composed in one place and in this order:
+/// client address (at accept, or once the PROXY header named the client) → request head (the parser) →
+/// proxy auth → loop detection → host rules → CONNECT port → body size → the proxy's own answers
+/// (`Max-Forwards: 0`) → what this proxy serves (forward and/or reverse) → a chunked body's running size
+/// (`admitsBody`) → destination address (at connect time, `destinationFilter`). Each check is a small pure
+/// predicate that returns its verdict with its reason (the `ProxyError`'s log reason); this type composes
+/// them. One per loop (it caches successful password checks, since bcrypt is deliberately slow).
 final class Policy {
+    /// The verdict on one request head.
+    enum Verdict: Equatable {
+        /// Forward it (exchange, tunnel or upgrade).
+        case forward
+        /// The proxy answers it itself with this complete response.
+        case answer(status: Int, bytes: [UInt8])
+        case refuse(ProxyError)
+    }
+
+    /// The verdict on a client address.
+    enum Admission: Equatable {
+        case admit
+        case refuse(ProxyError)
+    }
+
     let config: ServeConfiguration
     private let hosts: HostRules
+    private let access: ClientAccess
     private var verified: Set<String> = []
 
     init(config: ServeConfiguration) {
         self.config = config
         hosts = HostRules(allow: config.allowHosts, deny: config.denyHosts)
+        access = ClientAccess(allow: config.allow, deny: config.deny)
+    }
+
+    /// --allow / --deny: checked at accept, or against the address a PROXY header names.
+    func admit(_ client: SocketAddress?) -> Admission {
+        access.permits(client) ? .admit : .refuse(.clientDenied)
+    }
+
+    /// Everything decided from the head: `check`, then the proxy's own answers, then the mode checks.
+    func verdict(for head: RequestHead, client: SocketAddress?) -> Verdict {
+        if let e = check(head, client: client) { return .refuse(e) }
+        if let a = answerLocally(head) { return .answer(status: a.status, bytes: a.bytes) }
+        if let e = Policy.modeRefusal(head.target, forwards: config.forwards, reverse: config.reverse != nil) {
+            return .refuse(e)
+        }
+        return .forward
+    }
+
+    /// What this proxy serves: absolute-form and CONNECT when it forwards, origin-form when it is a reverse
+    /// proxy; `*` never (OPTIONS * with Max-Forwards: 0 was answered before).
+    static func modeRefusal(_ target: RequestTarget, forwards: Bool, reverse: Bool) -> ProxyError? {
+        switch target {
+        case .authority, .absolute: return forwards ? nil : .reverseOnly
+        case .origin: return reverse ? nil : .originForm
+        case .asterisk: return reverse ? .reverseOnly : .originForm
+        }
+    }
+
+    /// A chunked request body's running size (a declared Content-Length was checked with the head).
+    func admitsBody(of bytes: UInt64) -> Bool {
+        guard let max = config.maxBodySize else { return true }
+        return bytes <= max
     }
 
     func check(_ head: RequestHead, client: SocketAddress?) -> ProxyError? {
@@ -90,45 +140,5 @@ final class Policy {
             let n = Int(mf), n > 0
         else { return nil }
         return String(n - 1)
-    }
-}
-
-/// Loop detection: a request that already passed through this proxy, or that targets the proxy itself.
-enum LoopDetection {
-    /// Whether any `Via` entry's received-by is this proxy's name (RFC 9110 §7.6.3).
-    static func viaHasOwnToken(_ vias: [String], name: String) -> Bool {
-        for v in vias {
-            for entry in v.split(separator: ",") {
-                let parts = entry.split(whereSeparator: { $0 == " " || $0 == "\t" })
-                if parts.count >= 2 && parts[1].lowercased() == name.lowercased() { return true }
-            }
-        }
-        return false
-    }
-
-    static func targetsOwnListener(_ target: RequestTarget, listen: [SocketAddress]) -> Bool {
-        let host: String
-        let port: Int
-        switch target {
-        case .absolute(_, let h, let p, _): host = h; port = p
-        case .authority(let h, let p): host = h; port = p
-        default: return false
-        }
-        // Per request, and almost always another port: compare ports before any address work.
-        guard listen.contains(where: { Int($0.port) == port }) else { return false }
-        // `localhost` (RFC 6761: always loopback) is the proxy itself as surely as 127.0.0.1 is; other names
-        // would need a lookup here, and the Via check catches them unless --no-via. (The parser lowercases
-        // hosts.)
-        if host == "localhost" || host.hasSuffix(".localhost") {
-            return listen.contains { l in Int(l.port) == port && (l.isLoopback || l.bytes.allSatisfy { $0 == 0 }) }
-        }
-        guard let addr = SocketAddress(host: host, port: UInt16(port)) else { return false }
-        return listen.contains { l in
-            guard Int(l.port) == port else { return false }
-            if l == addr { return true }
-            // A wildcard listener also answers on loopback.
-            let wildcard = l.bytes.allSatisfy { $0 == 0 }
-            return wildcard && addr.isLoopback && l.family == addr.family
-        }
     }
 }

@@ -1,0 +1,30 @@
+import SwproxyHTTP
+
+/// What runs on a forwarded head: a CONNECT tunnel, an Upgrade relay, or an exchange through libcurl.
+/// (Whether it is forwarded at all is `Policy.verdict`'s decision, made before.)
+enum Dispatch {
+    static func job(for head: RequestHead, client: ClientSide, context: LoopContext) -> ClientJob {
+        if case .authority(let host, let port) = head.target {
+            return Tunnel(client: client, context: context, head: head, host: host, port: port)
+        }
+        if let u = upgrade(head, client: client, context: context) {
+            return Tunnel(client: client, context: context, head: head, upgrade: u)
+        }
+        return ProxyExchange(client: client, context: context, head: head)
+    }
+
+    /// An Upgrade (WebSocket) request to relay after a 101, or nil to forward the request normally (with
+    /// `Upgrade` stripped as hop-by-hop): `--no-upgrade`, HTTP/1.0, a request body, or an https:// origin.
+    /// - SeeAlso: RFC 9110 §7.8
+    static func upgrade(_ head: RequestHead, client: ClientSide, context: LoopContext) -> Tunnel.Upgrade? {
+        let config = context.config
+        guard config.upgrade, head.version == .http11, head.framing == .none, head.connectionTokens.contains("upgrade"),
+            head.field("upgrade") != nil, let dest = context.router.upgrade(head)
+        else { return nil }
+        var fields = UpstreamHead(config: config, head: head, client: client.peer, clientHost: client.peerHost)
+            .fields(upgrade: true)
+        if !fields.contains(where: { $0.isNamed("host") }) { fields.insert(HeaderField("Host", dest.authority), at: 0) }
+        return Tunnel.Upgrade(host: dest.host, port: dest.port,
+                              requestHead: HeadWriter.request(method: head.method, target: dest.target, fields: fields))
+    }
+}

@@ -1,0 +1,52 @@
+import SwproxyCurl
+import SwproxyLoop
+
+/// What one loop's connections and jobs share, handed to each explicitly: the loop, its libcurl driver and
+/// handle pool, the read buffer, the current configuration with its policy and routes, and the journal.
+/// Owned by the `Worker`; a reload replaces `config`, `policy` and `router` for requests that start after it.
+final class LoopContext {
+    let loop: EventLoop
+    let driver: MultiDriver
+    /// Finished easy handles, reset and reused (cheaper than `curl_easy_init`/`cleanup` per request).
+    let easyPool = EasyHandlePool(capacity: 16)
+    /// One read buffer for every socket on this loop: reads copy out of it at once.
+    let readBuffer: UnsafeMutableRawBufferPointer
+    let journal: Journal
+    private(set) var config: ServeConfiguration
+    private(set) var policy: Policy
+    private(set) var router: UpstreamRouter
+    /// Graceful shutdown began: responses end their connections.
+    var draining = false
+
+    init(config: ServeConfiguration, loop: EventLoop, metrics: Metrics) throws {
+        self.loop = loop
+        self.config = config
+        policy = Policy(config: config)
+        router = UpstreamRouter(config: config)
+        driver = MultiDriver(loop: loop)
+        driver.setConnectionCacheSize(256)
+        journal = try Journal(config: config, metrics: metrics)
+        readBuffer = .allocate(byteCount: 65536, alignment: 16)
+    }
+
+    func apply(_ c: ServeConfiguration) {
+        config = c
+        policy = Policy(config: c)
+        router = UpstreamRouter(config: c)
+        journal.reopen(c)
+    }
+
+    /// The connection's machine timings, from the configuration now in force.
+    var timeouts: ConnectionMachine.Timeouts {
+        ConnectionMachine.Timeouts(header: MonotonicClock.nanoseconds(config.headerTimeout),
+                                   idle: MonotonicClock.nanoseconds(config.idleTimeout),
+                                   linger: MonotonicClock.nanoseconds(config.lingerTimeout))
+    }
+
+    func close() {
+        driver.close()
+        easyPool.close()
+        journal.close()
+        readBuffer.deallocate()
+    }
+}

@@ -1,0 +1,57 @@
+import SwproxyCurl
+import SwproxyHTTP
+import SwproxyLoop
+
+/// How a forwarded request is put to libcurl: the easy handle's options for one exchange (URL and
+/// request target, upstream proxy, HTTP version, TLS, timeouts, method and upload) and the forwarded fields.
+enum UpstreamRequest {
+    static func configure(_ easy: EasyHandle, head: RequestHead, route: UpstreamRoute, config: ServeConfiguration,
+                          body: RequestBody, fields: [String])
+    {
+        easy.set(.url, route.url)
+        easy.set(.requestTarget, route.requestTarget)
+        easy.set(.proxy, route.proxy)  // "" = direct: never a proxy from the environment
+        easy.set(.noProxy, "")  // and no getenv("no_proxy") per request
+        if route.proxyTunnel { easy.set(.httpProxyTunnel, true) }
+        // CURL_HTTP_VERSION_1_1 = 2, _2TLS = 4 (h2 by ALPN for https://), _2_PRIOR_KNOWLEDGE = 5
+        easy.set(.httpVersion, config.upstreamH2C ? 5 : config.upstreamHTTP2 ? 4 : 2)
+        if config.upstreamH2C || config.upstreamHTTP2 {
+            // Wait for a connection that may multiplex rather than open one per request.
+            easy.set(.pipeWait, true)
+        }
+        if let ca = config.upstreamCACert {
+            easy.set(.caInfo, ca)
+            easy.set(.proxyCAInfo, ca)
+        }
+        if config.upstreamInsecure { easy.disableTLSVerification() }
+        easy.set(.httpTransferDecoding, false)
+        easy.set(.httpContentDecoding, false)
+        easy.set(.bufferSize, 102_400)
+        easy.set(.tcpNoDelay, true)
+        easy.set(.connectTimeoutMilliseconds, max(1, Int(config.connectTimeout * 1000)))
+        // Only the client's own Expect reaches libcurl (an empty `Expect:` line stops libcurl adding one). An
+        // origin that ignores it never sends 100: libcurl then sends the body after this wait, as the client
+        // itself does (curl waits 1 s); a longer wait would hold such uploads until --read-timeout.
+        easy.set(.expect100TimeoutMilliseconds, 1000)
+        if head.method == "HEAD" {
+            easy.set(.noBody, true)
+        } else if head.method != "GET" || body.present {
+            easy.set(.customRequest, head.method)
+        }
+        if body.present {
+            easy.set(.upload, true)
+            if case .contentLength(let n) = head.framing { easy.set(.inFileSize, Int64(n)) } else { easy.set(.inFileSize, -1) }
+        }
+        easy.set(.httpHeader, fields)
+    }
+
+    /// The forwarded fields (UpstreamHead) as libcurl header lines, plus empty `Accept:`/`Expect:` lines that
+    /// stop libcurl adding its own when the client sent none.
+    static func headerLines(_ head: RequestHead, config: ServeConfiguration, client: ClientSide) -> [String] {
+        let fields = UpstreamHead(config: config, head: head, client: client.peer, clientHost: client.peerHost).fields()
+        var out = UpstreamHead.curlLines(fields)
+        if head.field("accept") == nil { out.append("Accept:") }
+        if head.field("expect") == nil { out.append("Expect:") }
+        return out
+    }
+}
