@@ -82,4 +82,44 @@ public enum ResponseFraming {
         }
         return d
     }
+
+    /// The fields of a relayed head: the origin's minus the hop-by-hop ones and those its `Connection` names
+    /// (RFC 9110 §7.6.1), then `Transfer-Encoding: chunked` when the proxy chunks, this proxy's `Via` entry
+    /// (`via`: its received-by name, nil for none), and the `Connection` value the decision calls for. An
+    /// interim (1xx) head has no decision.
+    public static func clientFields(_ origin: [HeaderField], decision: Decision?, via: String?) -> [HeaderField] {
+        var fields = HopByHop.filter(origin, connectionTokens: HopByHop.connectionTokens(origin))
+        if decision?.chunked == true { fields.append(HeaderField("Transfer-Encoding", "chunked")) }
+        addVia(via, to: &fields)
+        if let c = decision?.connection { fields.append(HeaderField("Connection", c)) }
+        return fields
+    }
+
+    /// The fields of the answer to an Upgrade request. A 101 switches: `Connection: Upgrade` and the origin's
+    /// `Upgrade`. Any other answer ends the connection (`Connection: close`): its body is relayed as the origin
+    /// framed it, so the origin's `Transfer-Encoding` stays.
+    /// - SeeAlso: RFC 9110 §7.8, §15.2.2
+    public static func upgradeAnswerFields(status: Int, origin: [HeaderField], via: String?) -> [HeaderField] {
+        var fields = HopByHop.filter(origin, connectionTokens: HopByHop.connectionTokens(origin))
+        addVia(via, to: &fields)
+        if status == 101 {
+            fields.append(HeaderField("Connection", "Upgrade"))
+            if let u = origin.first(where: { $0.isNamed("upgrade") }) { fields.append(HeaderField("Upgrade", u.value)) }
+        } else {
+            fields.append(HeaderField("Connection", "close"))
+            if let te = origin.first(where: { $0.isNamed("transfer-encoding") }) { fields.append(te) }
+        }
+        return fields
+    }
+
+    /// Adds a `Via` entry for `name`: appended to the origin's `Via` when there is one, a new field otherwise.
+    /// - SeeAlso: RFC 9110 §7.6.3
+    public static func addVia(_ name: String?, to fields: inout [HeaderField]) {
+        guard let name else { return }
+        if let i = fields.firstIndex(where: { $0.isNamed("via") }) {
+            fields[i].value += ", 1.1 \(name)"
+        } else {
+            fields.append(HeaderField("Via", "1.1 \(name)"))
+        }
+    }
 }

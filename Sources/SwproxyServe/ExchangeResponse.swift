@@ -81,22 +81,17 @@ struct ExchangeResponse {
     /// A 1xx goes to HTTP/1.1 clients only (RFC 9110 §15.2); 101 needs the Upgrade path, so it is not relayed.
     private func interimHead() -> [UInt8]? {
         guard clientVersion == .http11, builder.status != 101 else { return nil }
-        var fields = HopByHop.filter(builder.fields, connectionTokens: HopByHop.connectionTokens(builder.fields))
-        if let v = via { fields.append(HeaderField("Via", "1.1 \(v)")) }
+        let fields = ResponseFraming.clientFields(builder.fields, decision: nil, via: via)
         return HeadWriter.response(status: builder.status, reason: builder.reason, fields: fields)
     }
 
-    /// The final head: framing decided, hop-by-hop fields dropped, `Via` and our own framing fields added.
+    /// The final head: framing decided (`ResponseFraming`), the fields the client gets.
     private mutating func start(draining: Bool, send: ([UInt8]) -> Void) {
         status = builder.status
-        let originFields = builder.fields
-        var fields = HopByHop.filter(originFields, connectionTokens: HopByHop.connectionTokens(originFields))
-        let body = ResponseFraming.body(method: method, status: status, fields: originFields)
+        let body = ResponseFraming.body(method: method, status: status, fields: builder.fields)
         let d = ResponseFraming.relay(body, clientVersion: clientVersion, keepAlive: keepAlive, draining: draining)
         keepAlive = d.keepAlive
-        if d.chunked { fields.append(HeaderField("Transfer-Encoding", "chunked")) }
-        ServeConfiguration.addVia(via, to: &fields)
-        if let c = d.connection { fields.append(HeaderField("Connection", c)) }
+        let fields = ResponseFraming.clientFields(builder.fields, decision: d, via: via)
         let bytes = HeadWriter.response(status: status, reason: builder.reason, fields: fields)
         if d.relay == .none {
             send(bytes)

@@ -68,24 +68,8 @@ public struct ServeConfiguration: Sendable {
     /// Whether absolute-form and CONNECT requests are proxied (forward mode).
     public var forwards: Bool { reverse == nil || forward }
 
-    /// Adds this proxy's `Via` entry to a response's fields: appended to the origin's `Via` when there is
-    /// one, a new field otherwise; nothing with `--no-via`.
-    /// - SeeAlso: RFC 9110 §7.6.3
-    func addVia(to fields: inout [HeaderField]) {
-        ServeConfiguration.addVia(via ? viaName : nil, to: &fields)
-    }
-
     /// This proxy's received-by name, or nil with --no-via.
     var viaToken: String? { via ? viaName : nil }
-
-    static func addVia(_ name: String?, to fields: inout [HeaderField]) {
-        guard let name else { return }
-        if let i = fields.firstIndex(where: { $0.isNamed("via") }) {
-            fields[i].value += ", 1.1 \(name)"
-        } else {
-            fields.append(HeaderField("Via", "1.1 \(name)"))
-        }
-    }
 
     public init() {}
 

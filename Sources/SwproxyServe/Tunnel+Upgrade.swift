@@ -58,12 +58,9 @@ extension Tunnel {
 
     private func startUpgradeResponse(_ r: ResponseHeadBuilder) {
         logStatus = r.status
-        var fields = HopByHop.filter(r.fields, connectionTokens: HopByHop.connectionTokens(r.fields))
-        config.addVia(to: &fields)
+        let fields = ResponseFraming.upgradeAnswerFields(status: r.status, origin: r.fields, via: config.viaToken)
+        client.send(HeadWriter.response(status: r.status, reason: r.reason, fields: fields))
         if r.status == 101 {
-            fields.append(HeaderField("Connection", "Upgrade"))
-            if let u = r.field("upgrade") { fields.append(HeaderField("Upgrade", u)) }
-            client.send(HeadWriter.response(status: 101, reason: r.reason, fields: fields))
             context.journal.tunnelOpened(method: head.method, status: 101, seconds: Double(loop.now - started) / 1e9)
             stage = .relaying
             client.pauseReading(false)
@@ -73,9 +70,6 @@ extension Tunnel {
         // Not switching: this answer ends the connection (the upstream one cannot carry another request of
         // ours, and the client's next bytes would otherwise reach the origin unchecked).
         let originFields = r.fields
-        fields.append(HeaderField("Connection", "close"))
-        if let te = originFields.first(where: { $0.isNamed("transfer-encoding") }) { fields.append(te) }
-        client.send(HeadWriter.response(status: r.status, reason: r.reason, fields: fields))
         switch ResponseFraming.body(method: head.method, status: r.status, fields: originFields) {
         case .none:
             end(flush: true)

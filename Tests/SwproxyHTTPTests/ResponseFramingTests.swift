@@ -41,4 +41,29 @@ final class ResponseFramingTests: XCTestCase {
                            "\(body) \(version) keep=\(keep) draining=\(draining)")
         }
     }
+
+    /// The fields a client gets: hop-by-hop ones dropped, the framing fields and Via added, in that order.
+    func testClientFields() {
+        let origin = [HeaderField("Content-Type", "text/plain"), HeaderField("Connection", "x-trace"),
+                      HeaderField("X-Trace", "1"), HeaderField("Keep-Alive", "timeout=5"),
+                      HeaderField("Transfer-Encoding", "chunked"), HeaderField("Via", "1.1 origin-cache")]
+        let d = ResponseFraming.Decision(relay: .passThrough, chunked: true, connection: "close", keepAlive: false)
+        XCTAssertEqual(ResponseFraming.clientFields(origin, decision: d, via: "px").map { "\($0.name): \($0.value)" },
+                       ["Content-Type: text/plain", "Via: 1.1 origin-cache, 1.1 px", "Transfer-Encoding: chunked",
+                        "Connection: close"])
+        XCTAssertEqual(ResponseFraming.clientFields([HeaderField("Link", "</a>")], decision: nil, via: nil).map(\.name),
+                       ["Link"], "an interim head with --no-via")
+    }
+
+    func testUpgradeAnswerFields() {
+        let switching = [HeaderField("Upgrade", "websocket"), HeaderField("Connection", "Upgrade"),
+                         HeaderField("Sec-WebSocket-Accept", "k")]
+        XCTAssertEqual(ResponseFraming.upgradeAnswerFields(status: 101, origin: switching, via: "px")
+                        .map { "\($0.name): \($0.value)" },
+                       ["Sec-WebSocket-Accept: k", "Via: 1.1 px", "Connection: Upgrade", "Upgrade: websocket"])
+        let refused = [HeaderField("Transfer-Encoding", "chunked"), HeaderField("Content-Type", "text/html")]
+        XCTAssertEqual(ResponseFraming.upgradeAnswerFields(status: 403, origin: refused, via: nil)
+                        .map { "\($0.name): \($0.value)" },
+                       ["Content-Type: text/html", "Connection: close", "Transfer-Encoding: chunked"])
+    }
 }
