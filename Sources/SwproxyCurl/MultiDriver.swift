@@ -228,9 +228,16 @@ public final class MultiDriver {
 
     // MARK: libcurl → loop
 
-    /// A socket libcurl opened through `Transfer`'s open callback.
+    /// A socket libcurl opened through `Transfer`'s open callback. A registration still held under its
+    /// number is stale: libcurl 7.88 closes the socket of a connection still being made, when its transfer
+    /// is removed, without `CURL_POLL_REMOVE` and without the close-socket callback. epoll forgot that
+    /// descriptor, and a `modify` of the old registration would never add the new one (found by a
+    /// segmented download that cancels connecting segments; in `serve`, a client that goes away while its
+    /// upstream connects): the old registration goes now.
     func socketOpened(_ fd: Int32) {
         reported.insert(fd)
+        parked.remove(fd)
+        if let id = sockets.removeValue(forKey: fd) { loop.unregister(id) }
     }
 
     /// libcurl closes one of its sockets: out of epoll first (a duplicate, as a tunnel keeps, would keep the

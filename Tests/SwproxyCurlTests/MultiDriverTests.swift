@@ -157,6 +157,49 @@ final class MultiDriverTests: XCTestCase {
         loop.close()
     }
 
+    /// A transfer removed while its connection is being made: libcurl 7.88 closes that socket without a
+    /// `CURL_POLL_REMOVE` and without the close-socket callback. The next connection gets the same descriptor
+    /// number and must still be watched: before the fix, the stale registration's `modify` (same interest,
+    /// so no `epoll_ctl` at all) left it out of epoll, and the transfer hung.
+    func testCancelWhileConnectingLeavesNoStaleRegistration() throws {
+        let loop = try EventLoop()
+        let server = try LoopServer(loop: loop)
+        let driver = MultiDriver(loop: loop)
+        let c = Collector(loop: loop)
+        c.onDone = { loop.stop() }
+        // The first connects to a listener nobody accepts on (the handshake completes in the kernel, and no
+        // accepted socket takes the number the cancelled one frees).
+        let (quiet, quietAddr) = try Socket.listen(on: SocketAddress(parsing: "127.0.0.1:0")!)
+        defer { Socket.close(quiet) }
+        let first = EasyHandle()
+        first.set(.url, "http://127.0.0.1:\(quietAddr.port)/10")
+        let t1 = Transfer(easy: first, delegate: c)
+        t1.tag = 1
+        driver.add(t1)
+        // Turn until libcurl watches the connecting socket (its writable event comes on a later turn).
+        var turns = 0
+        while loop.registrationCount < 2 && turns < 100 {
+            loop.turn(maxWaitMilliseconds: 10)
+            turns += 1
+        }
+        XCTAssertEqual(loop.registrationCount, 2, "the first transfer's socket is watched")
+        driver.cancel(t1)
+        let second = EasyHandle()
+        second.set(.url, "http://127.0.0.1:\(server.port)/20")
+        let t2 = Transfer(easy: second, delegate: c)
+        t2.tag = 2
+        driver.add(t2)
+        loop.schedule(after: 5) { loop.stop() }  // a safety net, not a timing assertion
+        loop.run()
+        if c.codes[2] == nil { driver.cancel(t2) }  // it hung: let its handle go before the checks fail
+        XCTAssertEqual(c.codes[2], .ok, "the second transfer completes")
+        XCTAssertEqual(c.bodies[2, default: []], LoopServer.body(20))
+        XCTAssertNil(c.codes[1], "a cancelled transfer reports nothing")
+        driver.close()
+        server.close()
+        loop.close()
+    }
+
     func testCloseWithTransfersInFlight() throws {
         let loop = try EventLoop()
         let server = try LoopServer(loop: loop)
