@@ -42,7 +42,7 @@ debug: deps-build
 
 # Only what building needs.
 deps-build:
-	@missing=""; for p in libcurl4-openssl-dev libcrypt-dev pkg-config; do \
+	@missing=""; for p in libcurl4-openssl-dev libcrypt-dev libssl-dev pkg-config; do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

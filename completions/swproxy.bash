@@ -186,9 +186,9 @@ _swproxy() {
 
 _swproxy_fetch() {
     repeating_flags=(-O --remote-name --no-remote-name)
-    non_repeating_flags=(-G --get -I --head --compressed -g --globoff --dry-run --remote-name-all --create-dirs -i --include -s --silent -S --show-error -v --verbose --trace-time -f --fail --fail-with-body --exit-summary --stream -N --no-buffer --progress-bar --no-progress-meter --skip-existing -L --location -Z --parallel --retry-all-errors --retry-connrefused -k --insecure -0 --http1.0 --http1.1 --http2 --http2-prior-knowledge --basic --digest --ntlm --negotiate --anyauth --proxy-basic --proxy-digest --proxy-ntlm --proxy-negotiate --proxy-anyauth -p --proxytunnel -4 --ipv4 -6 --ipv6 -n --netrc --netrc-optional --tr-encoding --post301 --post302 --post303 --http0.9 --location-trusted --raw --haproxy-protocol --path-as-is --suppress-connect-headers --proxy-insecure --ignore-content-length --disallow-username-in-url --remove-on-error -: --next --fail-early --form-escape --clobber --no-clobber -J --remote-header-name -j --junk-session-cookies --use-ascii --version -h --help)
+    non_repeating_flags=(-G --get -I --head --compressed -g --globoff --dry-run --remote-name-all --create-dirs -i --include -s --silent -S --show-error -v --verbose --trace-time -f --fail --fail-with-body --exit-summary --stream -N --no-buffer --progress-bar --no-progress-meter --skip-existing -L --location -Z --parallel --keep-bad --retry-all-errors --retry-connrefused -k --insecure -0 --http1.0 --http1.1 --http2 --http2-prior-knowledge --basic --digest --ntlm --negotiate --anyauth --proxy-basic --proxy-digest --proxy-ntlm --proxy-negotiate --proxy-anyauth -p --proxytunnel -4 --ipv4 -6 --ipv6 -n --netrc --netrc-optional --tr-encoding --post301 --post302 --post303 --http0.9 --location-trusted --raw --haproxy-protocol --path-as-is --suppress-connect-headers --proxy-insecure --ignore-content-length --disallow-username-in-url --remove-on-error -: --next --fail-early --form-escape --clobber --no-clobber -J --remote-header-name -j --junk-session-cookies --use-ascii --version -h --help)
     repeating_options=(-H --header -d --data --data-ascii --data-binary --data-raw --data-urlencode --json -T --upload-file -F --form -b --cookie --url --input-file -o --output --proxy-header --resolve --connect-to --form-string --url-query)
-    non_repeating_options=(-X --request -A --user-agent -e --referer -u --user -c --cookie-jar -K --config --output-dir -C --continue-at --trace --trace-ascii --stderr --fail-on --report -w --write-out --max-redirs --parallel-max --parallel-max-host --rate --retry --retry-delay --retry-max-time --connect-timeout -m --max-time -x --proxy --noproxy --cacert --capath -U --proxy-user --proxy1.0 --socks4 --socks4a --socks5 --socks5-hostname --interface -r --range -z --time-cond --netrc-file --limit-rate -D --dump-header --request-target --max-filesize --hsts --alt-svc --unix-socket --preproxy --oauth2-bearer --etag-save --etag-compare --proto --proto-redir --proto-default --libcurl)
+    non_repeating_options=(-X --request -A --user-agent -e --referer -u --user -c --cookie-jar -K --config --output-dir -C --continue-at --trace --trace-ascii --stderr --fail-on --report -w --write-out --max-redirs --parallel-max --parallel-max-host --segments --min-segment-size --checksum --rate --retry --retry-delay --retry-max-time --connect-timeout -m --max-time -x --proxy --noproxy --cacert --capath -U --proxy-user --proxy1.0 --socks4 --socks4a --socks5 --socks5-hostname --interface -r --range -z --time-cond --netrc-file --limit-rate -D --dump-header --request-target --max-filesize --hsts --alt-svc --unix-socket --preproxy --oauth2-bearer --etag-save --etag-compare --proto --proto-redir --proto-default --libcurl)
     __swproxy_offer_flags_options -1
 
     # Offer option value completions
@@ -281,6 +281,15 @@ _swproxy_fetch() {
         return
         ;;
     '--parallel-max-host')
+        return
+        ;;
+    '--segments')
+        return
+        ;;
+    '--min-segment-size')
+        return
+        ;;
+    '--checksum')
         return
         ;;
     '--rate')

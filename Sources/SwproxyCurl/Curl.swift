@@ -26,6 +26,7 @@ public struct CurlCode: Error, Equatable, Hashable, Sendable, CustomStringConver
     public static let couldntResolveProxy = CurlCode(rawValue: 5)
     public static let couldntResolveHost = CurlCode(rawValue: 6)
     public static let couldntConnect = CurlCode(rawValue: 7)
+    public static let partialFile = CurlCode(rawValue: 18)
     public static let httpReturnedError = CurlCode(rawValue: 22)
     public static let writeError = CurlCode(rawValue: 23)
     public static let readError = CurlCode(rawValue: 26)

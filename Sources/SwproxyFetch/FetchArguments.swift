@@ -31,6 +31,7 @@ public enum FetchArguments {
             "connect-to", "interface", "range", "time-cond", "netrc-file", "limit-rate", "dump-header", "stderr",
             "request-target", "max-filesize", "hsts", "alt-svc", "unix-socket", "preproxy", "oauth2-bearer", "etag-save",
             "etag-compare", "libcurl", "form-string", "url-query", "proto", "proto-redir", "proto-default",
+            "segments", "min-segment-size", "checksum",
         ],
         flags: [
             "get", "head", "compressed", "globoff", "remote-name", "remote-name-all", "create-dirs", "include",
@@ -42,7 +43,7 @@ public enum FetchArguments {
             "tr-encoding", "post301", "post302", "post303", "http0.9", "location-trusted", "raw", "haproxy-protocol",
             "path-as-is", "suppress-connect-headers", "proxy-insecure", "ignore-content-length",
             "disallow-username-in-url", "remove-on-error", "next", "fail-early", "form-escape", "clobber",
-            "no-clobber", "use-ascii", "junk-session-cookies", "remote-header-name", "no-remote-name",
+            "no-clobber", "use-ascii", "junk-session-cookies", "remote-header-name", "no-remote-name", "keep-bad",
         ],
         configOption: "config")
 

@@ -29,6 +29,14 @@ final class FetchJob: TransferDelegate {
     /// Whether this URL's easy handle is set up from the batch's options and its URL alone (no per-URL
     /// options or upload): such handles are reused as they are (see `FetchRunner.reusesPlainHandles`).
     private let isPlain: Bool
+    /// `--segments`: the body fetched by range transfers at once (nil: one ordinary transfer).
+    private(set) var segmented: SegmentedDownload?
+    /// The request's header lines (the step's, the URL line's, `--etag-compare`'s), for range requests too.
+    private var requestHeaders: [String] = []
+    /// `--checksum` (the URL line's, or the step's).
+    let checksum: Checksum?
+    /// An ordinary transfer's running digest for `--checksum`.
+    private var digest: Digest?
 
     init(item: PlannedURL, runner: FetchRunner) {
         self.item = item
@@ -40,10 +48,17 @@ final class FetchJob: TransferDelegate {
         firstStart = runner.loop.now
         startedAt = firstStart
         isPlain = runner.reusesPlainHandles[item.step] && item.overrides == URLOverrides() && item.uploadFile == nil
+        checksum = item.overrides.checksum ?? o.checksum
+        let segmentedPath: String?
+        if o.segments != nil, case .file(let path) = item.output { segmentedPath = path } else { segmentedPath = nil }
         if case .file(let path) = item.output {
+            // A segmented download continues from its sidecar, not by appending: its file is opened anew.
             file = OutputFile(
-                path: path, append: o.continueAuto || o.continueAt != nil, createDirs: o.createDirs,
-                noClobber: o.curl.noClobber)
+                path: path, append: segmentedPath == nil && (o.continueAuto || o.continueAt != nil),
+                createDirs: o.createDirs, noClobber: o.curl.noClobber)
+        }
+        if let path = segmentedPath {
+            segmented = SegmentedDownload(job: self, path: path, url: item.url, options: o, checksum: checksum)
         }
     }
 
@@ -89,21 +104,18 @@ final class FetchJob: TransferDelegate {
         transfer = Transfer(
             easy: easy, delegate: self, upload: item.uploadFile != nil, debug: runner.trace != nil,
             headers: runner.detailedReports || o.include || o.head || o.curl.dumpHeader != nil
-                || o.curl.etagSave != nil || o.curl.remoteHeaderName)
-        easy.set(.url, item.url)
-        easy.set(.defaultProtocol, o.curl.defaultProtocol ?? "http")
-        easy.set(.bufferSize, 102_400)
-        easy.set(.tcpNoDelay, true)
-        let ov = item.overrides
-        easy.set(.userAgent, ov.userAgent ?? o.userAgent ?? FetchJob.defaultUserAgent)
-        FetchJob.setReferer(ov.referer ?? o.referer, on: easy)
-        var headers = r.headers + ov.headers
+                || o.curl.etagSave != nil || o.curl.remoteHeaderName || segmented != nil)
+        var headers = r.headers + item.overrides.headers
         do {
             if let h = try etagSetup(o.curl) { headers.append(h) }
         } catch {
             return error
         }
-        if !headers.isEmpty { easy.set(.httpHeader, headers) }
+        requestHeaders = headers
+        let ov = item.overrides
+        if let v = segmented?.probeIfRange { headers.append("If-Range: \(v)") }
+        configure(easy, url: item.url, headers: headers)
+        if let seg = segmented { easy.set(.range, seg.probeRange) }
         if let m = ov.method ?? r.customMethod { easy.set(.customRequest, m) }
         if r.noBody { easy.set(.noBody, true) }
         if let body = ov.body {
@@ -133,6 +145,30 @@ final class FetchJob: TransferDelegate {
             }
             easy.set(.upload, true)
         }
+        if segmented != nil {
+            // Where it continues is the sidecar's business (SegmentedDownload), not an offset.
+        } else if o.continueAuto && item.uploadFile != nil {
+            easy.set(.resumeFrom, Int64(-1))  // as curl: libcurl works out where the upload resumes
+        } else if o.continueAuto, let f = file {
+            easy.set(.resumeFrom, LocalFiles.regularFileSize(f.path) ?? 0)
+        } else if let at = o.continueAt {
+            easy.set(.resumeFrom, at)
+        }
+        return nil
+    }
+
+    /// The options every request of this URL carries, ordinary or a segment's range request: URL, headers,
+    /// identity, cookies, redirects, proxy, TLS, HTTP version, timeouts and curl's one-to-one options.
+    private func configure(_ easy: EasyHandle, url: String, headers: [String]) {
+        let o = step.options
+        let ov = item.overrides
+        easy.set(.url, url)
+        easy.set(.defaultProtocol, o.curl.defaultProtocol ?? "http")
+        easy.set(.bufferSize, 102_400)
+        easy.set(.tcpNoDelay, true)
+        easy.set(.userAgent, ov.userAgent ?? o.userAgent ?? FetchJob.defaultUserAgent)
+        FetchJob.setReferer(ov.referer ?? o.referer, on: easy)
+        if !headers.isEmpty { easy.set(.httpHeader, headers) }
         if let u = o.user { easy.set(.userPassword, u) }
         // As curl: `-b` strings (those with a '=') are joined with ';' into one Cookie header; the others
         // are files for the cookie engine.
@@ -158,13 +194,16 @@ final class FetchJob: TransferDelegate {
         if let t = ov.connectTimeout ?? o.connectTimeout { easy.set(.connectTimeoutMilliseconds, max(1, Int(t * 1000))) }
         if let t = ov.maxTime ?? o.maxTime { easy.set(.timeoutMilliseconds, max(1, Int(t * 1000))) }
         FetchJob.apply(o.curl, to: easy)
-        if o.continueAuto && item.uploadFile != nil {
-            easy.set(.resumeFrom, Int64(-1))  // as curl: libcurl works out where the upload resumes
-        } else if o.continueAuto, let f = file {
-            easy.set(.resumeFrom, LocalFiles.regularFileSize(f.path) ?? 0)
-        } else if let at = o.continueAt {
-            easy.set(.resumeFrom, at)
-        }
+    }
+
+    /// A segment's range request: this URL's options, `url` (where the probe ended after redirects),
+    /// `Range` and `If-Range`; HTTP/2 streams wait for a connection to share rather than open their own.
+    func configureSegment(_ easy: EasyHandle, url: String, range: String, ifRange: String?) -> FetchError? {
+        var headers = requestHeaders
+        if let v = ifRange { headers.append("If-Range: \(v)") }
+        configure(easy, url: url, headers: headers)
+        easy.set(.range, range)
+        easy.set(.pipeWait, true)
         return nil
     }
 
@@ -297,6 +336,7 @@ final class FetchJob: TransferDelegate {
     // MARK: transfer events
 
     func transferReceivedHeader(_ transfer: Transfer, _ line: UnsafeRawBufferPointer) -> Bool {
+        segmented?.probeHeaderLine(line)
         // On the bytes: one String per name and value (Character walking per line showed in profiles).
         var end = line.count
         while end > 0 && (line[end - 1] == 10 || line[end - 1] == 13 || line[end - 1] == 32) { end -= 1 }
@@ -347,9 +387,23 @@ final class FetchJob: TransferDelegate {
     }
 
     func transferReceivedBody(_ transfer: Transfer, _ bytes: UnsafeRawBufferPointer) -> BodyDisposition {
+        if let seg = segmented, let d = seg.probeBody(transfer, bytes) { return d }
         received += Int64(bytes.count)
         attemptBodyBytes += Int64(bytes.count)
-        return output(bytes) ? .accepted : .abort
+        guard output(bytes) else { return .abort }
+        if let c = checksum {
+            if digest == nil {
+                let d = Digest(c.algorithm)
+                // Continuing a file (-C): what it held is part of the digest.
+                if let f = file, f.startSize > 0, !d.feed(file: f.path, upTo: f.startSize) {
+                    writeFailure = FetchError(.readError, "Failed to read back \(f.path) for its checksum")
+                    return .abort
+                }
+                digest = d
+            }
+            digest!.update(bytes)
+        }
+        return .accepted
     }
 
     /// Body bytes of the current response so far, and its announced length (for the progress display).
@@ -392,6 +446,7 @@ final class FetchJob: TransferDelegate {
     }
 
     func transferCompleted(_ transfer: Transfer, _ code: CurlCode) {
+        if let seg = segmented, seg.probeCompleted(transfer, code) { return }
         let easy = transfer.easy
         var code = code
         var message = code == .ok ? "" : easy.errorMessage(for: code)
@@ -420,6 +475,73 @@ final class FetchJob: TransferDelegate {
                 report.errorMessage = error.message
             }
         }
+        if report.exitCode == 0, let c = checksum, transfer.easy.info(.conditionUnmet) == 0 {
+            let d = digest ?? Digest(c.algorithm)
+            if digest == nil, let f = file, f.startSize > 0 { _ = d.feed(file: f.path, upTo: f.startSize) }
+            digest = nil
+            let got = d.finish()
+            if got != c.expected {
+                let name: String
+                if case .file(let p) = item.output { name = file?.path ?? p } else { name = "stdout" }
+                let e = Checksum.mismatch(path: name, algorithm: c.algorithm, got: got, expected: c.expected)
+                report.exitCode = e.code
+                report.errorMessage = e.message
+                file?.close()
+                if let f = file, f.wasOpened, f.path != "/dev/null", !options.keepBad { _ = unlink(f.path) }
+            }
+        }
+        finish(report)
+    }
+
+    // MARK: segmented downloads (SegmentedDownload)
+
+    /// The segmented download made progress (for the progress display).
+    func segmentProgress(expected: Int64, received: Int64) {
+        self.expected = expected
+        self.received = received
+    }
+
+    /// Sets the job's own transfer up as a probe again (or as a plain GET, `range` nil).
+    private func setProbe(range: String?, ifRange: String?) {
+        let easy = transfer.easy
+        easy.set(.range, range)
+        var lines = requestHeaders
+        if let v = ifRange { lines.append("If-Range: \(v)") }
+        easy.set(.httpHeader, lines)
+        headers.removeAll()
+        headerCount = 0
+        received = 0
+        expected = nil
+        attemptBodyBytes = 0
+        writeFailure = nil
+        digest = nil
+        easy.resetError()
+    }
+
+    /// Sends the job's own transfer again: the probe of a download that starts over, or a plain GET.
+    func restartTransfer(range: String?, ifRange: String?) {
+        setProbe(range: range, ifRange: ifRange)
+        // From the completion of this very transfer: added back once that returned.
+        runner.loop.deferToNextTurn { [self] in runner.restart(self) }
+    }
+
+    /// The segmented download ended: `failure` nil for success. `--retry` continues from what is on disk.
+    /// `response`: the HTTP status that failed it, if one did (retried as curl retries statuses).
+    func segmentedFinished(_ failure: FetchError?, response: Int = 0) {
+        if let f = failure, f.code != Checksum.mismatchCode.rawValue {
+            let code = response > 0 ? CurlCode.ok : CurlCode(rawValue: f.code)
+            if let delay = retryDelay(code: code, response: response) {
+                retry(after: delay, reason: code, response: response)
+                return
+            }
+        }
+        var report = makeReport(code: failure.map { CurlCode(rawValue: $0.code) } ?? .ok, message: failure?.message ?? "")
+        if let seg = segmented {
+            report.sizeDownload = seg.bytesFetched
+            report.segments = seg.segmentsUsed
+            report.connections = seg.connections
+        }
+        if case .file(let p) = item.output { report.filename = p }
         finish(report)
     }
 
@@ -496,7 +618,13 @@ final class FetchJob: TransferDelegate {
         if attemptBodyBytes > 0 { file?.reset() }
         attemptBodyBytes = 0
         writeFailure = nil
+        digest = nil
         transfer.easy.resetError()
+        if let seg = segmented {
+            // From what is on disk (the sidecar's ranges), not from the start.
+            seg.prepareRetry()
+            setProbe(range: seg.probeRange, ifRange: seg.probeIfRange)
+        }
         if uploadFD > 0 { _ = lseek(uploadFD, 0, SEEK_SET) }
         runner.loop.schedule(after: delay) { [self] in
             runner.restart(self)

@@ -292,6 +292,15 @@ public struct FetchOptions: Sendable, Equatable {
     public var progress = Progress.auto
     public var dryRun = false
     public var skipExisting = false
+    /// `--segments N` (1…16): the body over up to N range transfers at once, with a resumable sidecar (nil:
+    /// one ordinary transfer, as curl).
+    public var segments: Int?
+    /// `--min-segment-size`: no segment is cut smaller (default 4 MiB).
+    public var minSegmentSize: Int64 = 4 << 20
+    /// `--checksum ALG=HEX`: the digest the body must have.
+    public var checksum: Checksum?
+    /// `--keep-bad`: a file whose checksum is wrong is kept (else removed).
+    public var keepBad = false
 
     /// Memory a stdout body may take while it waits for its turn before it spills to a temporary file.
     public var stdoutMemoryLimit = 8 << 20

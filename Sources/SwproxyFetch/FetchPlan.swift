@@ -32,12 +32,13 @@ public struct URLOverrides: Sendable, Equatable {
     public var maxTime: Double?
     public var connectTimeout: Double?
     public var body: [UInt8]?
+    public var checksum: Checksum?
 
     public init() {}
 
     static let supported = [
         "output", "remote-name", "header", "request", "user-agent", "referer", "max-time", "connect-timeout", "data",
-        "data-binary", "data-raw", "json",
+        "data-binary", "data-raw", "json", "checksum",
     ]
 }
 
@@ -261,6 +262,7 @@ public struct FetchPlan: Sendable {
                 case "referer": o.referer = v
                 case "max-time": o.maxTime = try seconds()
                 case "connect-timeout": o.connectTimeout = try seconds()
+                case "checksum": o.checksum = try Checksum(parsing: v)
                 case "data", "data-binary", "data-raw", "json":
                     let item: FetchOptions.DataItem =
                         e.name == "data" ? .ascii(v) : e.name == "data-binary" ? .binary(v) : e.name == "json" ? .json(v) : .raw(v)

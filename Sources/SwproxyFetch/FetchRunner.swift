@@ -160,6 +160,26 @@ public final class FetchRunner {
 
     static func checkCombinations(_ o: FetchOptions, _ plan: FetchPlan) throws(FetchError) {
         if let n = o.parallelMaxHost, n < 1 { throw .usage("--parallel-max-host must be at least 1 (got \(n))") }
+        for (s, step) in plan.steps.enumerated() where step.options.segments != nil {
+            let so = step.options
+            let r = step.request
+            let clash: String? =
+                (r.body != nil && !r.getWithData) ? "-d/--data" : !r.forms.isEmpty ? "-F/--form"
+                : r.noBody ? "-I/--head" : (r.customMethod.map { $0 != "GET" } ?? false) ? "-X/--request"
+                : so.curl.range != nil ? "-r/--range" : so.compressed ? "--compressed" : so.include ? "-i/--include"
+                : so.continueAt != nil ? "-C OFFSET (-C - continues a segmented download)" : nil
+            if let c = clash { throw .usage("--segments fetches a GET body in ranges: it cannot be combined with \(c)") }
+            for item in plan.items where item.step == s && item.failure == nil {
+                if item.uploadFile != nil { throw .usage("--segments cannot be combined with -T/--upload-file") }
+                if item.overrides.body != nil || (item.overrides.method.map { $0 != "GET" } ?? false) {
+                    throw .usage("--segments fetches a GET body in ranges: \(item.url) has a body or another method")
+                }
+                if item.output == .stdout {
+                    throw .usage("--segments writes to files: \(item.url) has no -o/-O (a body for stdout comes in "
+                        + "order from one transfer; drop --segments for it)")
+                }
+            }
+        }
     }
 
     init(options: FetchOptions, plan: FetchPlan, loop: EventLoop) throws(FetchError) {
@@ -178,7 +198,7 @@ public final class FetchRunner {
             // Digest, NTLM and Negotiate state lives in the handle: each URL starts afresh with its own, as
             // in curl (a reset handle forgets it, one reused as it is would not).
             let statefulAuth = (o.curl.httpAuth ?? 0) & ~1 != 0 || (o.curl.proxyAuth ?? 0) & ~1 != 0
-            return noShare && !statefulAuth && !o.continueAuto && o.continueAt == nil && o.curl.etagSave == nil
+            return noShare && !statefulAuth && o.segments == nil && !o.continueAuto && o.continueAt == nil && o.curl.etagSave == nil
                 && o.curl.etagCompare == nil && step.request.forms.isEmpty
         }
         results = Array(repeating: nil, count: plan.items.count)

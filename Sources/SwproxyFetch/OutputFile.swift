@@ -18,7 +18,7 @@ final class OutputFile {
     private var discardOpen = false
     private(set) var bytesWritten: Int64 = 0
     /// Size the file had when the transfer started (resume); a retry truncates back to it.
-    private let startSize: Int64
+    let startSize: Int64
 
     init(path: String, append: Bool, createDirs: Bool, noClobber: Bool = false) {
         self.path = path

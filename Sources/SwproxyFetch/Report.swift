@@ -45,7 +45,7 @@ final class Report {
             "\"redirects\":\(r.numRedirects)",
             "\"http_version\":" + JSON.quote(r.httpVersionString),
             "\"skipped\":\(skipped)",
-        ]
+        ] + (r.segments > 0 ? ["\"segments\":\(r.segments)", "\"connections\":\(r.connections)"] : [])
         return "{" + fields.joined(separator: ",") + "}\n"
     }
 
@@ -89,6 +89,10 @@ enum DryRun {
             switch item.output {
             case .stdout: out += "  -> stdout\n"
             case .file(let p): out += "  -> \(p)\n"
+            }
+            let so = plan.step(item).options
+            if let n = so.segments, case .file(let p) = item.output {
+                out += "  " + SegmentPlanText.describe(path: p, url: item.url, segments: n, minSegment: so.minSegmentSize) + "\n"
             }
         }
         Console.writeStdout(out)

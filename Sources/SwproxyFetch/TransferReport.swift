@@ -1,6 +1,9 @@
 /// What is known about one finished URL: the values behind `-w` variables and the `--report` line.
 public struct TransferReport: Sendable {
     public var urlIndex = 0
+    /// `--segments`: the segments the body was fetched in, over how many connections (0: not segmented).
+    public var segments = 0
+    public var connections = 0
     public var url = ""
     public var effectiveURL = ""
     public var exitCode: Int32 = 0

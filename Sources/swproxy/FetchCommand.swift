@@ -133,6 +133,18 @@ struct FetchCommand: ParsableCommand {
         o.libcurl = curl.libcurl
         o.urlQuery = curl.urlQuery
         o.parallelMaxHost = transfer.parallelMaxHost
+        if let n = transfer.segments {
+            guard (1...16).contains(n) else { throw ValidationError("--segments must be 1 to 16 (got \(n))") }
+            o.segments = n
+        }
+        if let m = transfer.minSegmentSize {
+            guard let n = CurlSettings.speed(m), n > 0 else {
+                throw ValidationError("option --min-segment-size: expected a size such as 4M (got '\(m)')")
+            }
+            o.minSegmentSize = n
+        }
+        if let c = transfer.checksum { o.checksum = try Checksum(parsing: c) }
+        o.keepBad = transfer.keepBad
         if let r = transfer.rate { o.rateInterval = try parseRate(r) }
         o.httpVersion = .chosen(
             http10: connection.http10, http11: connection.http11, http2: connection.http2,
@@ -342,6 +354,21 @@ struct FetchTransferOptions: ParsableArguments {
     @Option(name: .customLong("parallel-max-host"),
             help: ArgumentHelp("Maximum concurrent transfers to one host.", valueName: "num"))
     var parallelMaxHost: Int?
+
+    @Option(name: .customLong("segments"),
+            help: ArgumentHelp("Fetch the body over up to this many range transfers at once (1-16), into a file that can be continued (FILE.swproxy-part).", valueName: "num"))
+    var segments: Int?
+
+    @Option(name: .customLong("min-segment-size"),
+            help: ArgumentHelp("No segment smaller than this (suffixes k, m, g; default 4M).", valueName: "bytes"))
+    var minSegmentSize: String?
+
+    @Option(name: .customLong("checksum"),
+            help: ArgumentHelp("The body's digest, checked while it is written: sha256=HEX, sha512=, sha1=, md5= (exit 110 when it differs).", valueName: "alg=hex"))
+    var checksum: String?
+
+    @Flag(name: .customLong("keep-bad"), help: "Keep a file whose --checksum is wrong (it is removed otherwise).")
+    var keepBad = false
 
     @Option(name: .customLong("rate"),
             help: ArgumentHelp("Start at most this many transfers per time unit: N/s, N/m, N/h (or N, per hour).",
