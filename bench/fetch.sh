@@ -114,14 +114,5 @@ PY
 } > "$WORK/fetch-section.md"
 
 # Replace the fetch section of RESULTS.md, keep the others.
-python3 - "$ROOT/bench/RESULTS.md" "$WORK/fetch-section.md" <<'PY'
-import os, re, sys
-path, section = sys.argv[1], open(sys.argv[2]).read()
-text = open(path).read() if os.path.exists(path) else "# Benchmark results\n\n"
-if "## fetch" in text:
-    text = re.sub(r"## fetch\n.*?(?=\n## |\Z)", section.rstrip("\n") + "\n", text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
-PY
+python3 "$ROOT/bench/results_section.py" "$ROOT/bench/RESULTS.md" "$WORK/fetch-section.md"
 cat "$WORK/fetch-section.md"

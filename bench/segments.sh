@@ -125,14 +125,5 @@ PY
   echo
 } > "$WORK/section.md"
 
-python3 - "$ROOT/bench/RESULTS.md" "$WORK/section.md" <<'PY'
-import os, re, sys
-path, section = sys.argv[1], open(sys.argv[2]).read()
-text = open(path).read() if os.path.exists(path) else "# Benchmark results\n\n"
-if "\n## segments\n" in text:
-    text = re.sub(r"## segments\n.*?(?=\n## |\Z)", section.rstrip("\n") + "\n", text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
-PY
+python3 "$ROOT/bench/results_section.py" "$ROOT/bench/RESULTS.md" "$WORK/section.md"
 cat "$WORK/section.md"

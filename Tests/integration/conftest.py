@@ -118,6 +118,22 @@ http {{
         self.spawn(["nginx", "-c", conf, "-p", d], "nginx")
 
 
+def spawn_tls_nginx(daemon, crt, key, root, log_format, locations, connections=1024):
+    """nginx with TLS and HTTP/2 on `daemon`'s port serving `root`, its access log (`daemon.log`) in
+    `log_format`, `locations` the server block's location directives."""
+    daemon.log = os.path.join(daemon.dir, "access.log")
+    daemon.spawn_nginx(connections, f"""
+    log_format conn '{log_format}';
+    access_log {daemon.log} conn;
+    server {{
+        listen 127.0.0.1:{daemon.port} ssl http2;
+        ssl_certificate {crt};
+        ssl_certificate_key {key};
+        root {root};
+        {locations}
+    }}""")
+
+
 class Nginx(TempDaemon):
     """A real nginx origin on loopback, serving files from a temporary directory."""
 

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import TempDaemon
+from conftest import TempDaemon, spawn_tls_nginx
 from conftest_serve import Response, eventually, get
 
 
@@ -25,18 +25,8 @@ class TLSNginx(TempDaemon):
 
     def __init__(self, crt, key, root):
         super().__init__("swproxy-nginx-h2-")
-        self.log = os.path.join(self.dir, "access.log")
-        self.spawn_nginx(1024, f"""
-    log_format conn '$connection $server_protocol "$request" $msec $request_time';
-    access_log {self.log} conn;
-    server {{
-        listen 127.0.0.1:{self.port} ssl http2;
-        ssl_certificate {crt};
-        ssl_certificate_key {key};
-        root {root};
-        location / {{ }}
-        location /slow/ {{ limit_rate 32k; }}
-    }}""")
+        spawn_tls_nginx(self, crt, key, root, '$connection $server_protocol "$request" $msec $request_time',
+                        "location / { }\n        location /slow/ { limit_rate 32k; }")
 
     def entries(self, path):
         """Every logged request of `path`: connection number, protocol, request line, start and end time."""
