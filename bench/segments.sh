@@ -8,6 +8,7 @@
 # Knobs (environment):
 #   SIZE_MIB=1024   the file's size       RATE=20m   nginx limit_rate per connection (k/m suffixes)
 #   SEGMENTS="1 4 16"                     ROUNDS=1   every round runs every contender (median over rounds)
+#   CLIENTS="curl swproxy aria2c"   which clients run (the section is written only when all of them do)
 #   OUT_DIR=/tmp    where the downloads are written (a real file system path; not /dev/null)
 #   SWPROXY_BIN=path  (default: `make build`, the shipped binary)
 set -euo pipefail
@@ -17,6 +18,7 @@ SIZE_MIB=${SIZE_MIB:-1024}
 RATE=${RATE:-20m}
 SEGMENTS=${SEGMENTS:-"1 4 16"}
 ROUNDS=${ROUNDS:-1}
+CLIENTS=${CLIENTS:-"curl swproxy aria2c"}
 OUT_DIR=${OUT_DIR:-/tmp}
 
 need=""
@@ -78,8 +80,12 @@ measure() {
 }
 
 declare -A WALL CPU
-contenders=("curl")
-for n in $SEGMENTS; do contenders+=("swproxy-$n" "aria2c-$n"); done
+contenders=()
+[[ " $CLIENTS " == *" curl "* ]] && contenders+=("curl")
+for n in $SEGMENTS; do
+  [[ " $CLIENTS " == *" swproxy "* ]] && contenders+=("swproxy-$n")
+  [[ " $CLIENTS " == *" aria2c "* ]] && contenders+=("aria2c-$n")
+done
 for round in $(seq "$ROUNDS"); do
   for c in "${contenders[@]}"; do
     case $c in
@@ -125,5 +131,7 @@ PY
   echo
 } > "$WORK/section.md"
 
-python3 "$ROOT/bench/results_section.py" "$ROOT/bench/RESULTS.md" "$WORK/section.md"
+if [ "$CLIENTS" = "curl swproxy aria2c" ]; then
+  python3 "$ROOT/bench/results_section.py" "$ROOT/bench/RESULTS.md" "$WORK/section.md"
+fi
 cat "$WORK/section.md"

@@ -47,6 +47,8 @@ class RangeOrigin:
         self.dropped = set()
         self.lock = threading.Lock()
         self.connections = 0
+        self.active = 0
+        self.max_active = 0
         origin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,6 +67,16 @@ class RangeOrigin:
                 self.do_GET(head=True)
 
             def do_GET(self, head=False):
+                with origin.lock:
+                    origin.active += 1
+                    origin.max_active = max(origin.max_active, origin.active)
+                try:
+                    self.answer(head)
+                finally:
+                    with origin.lock:
+                        origin.active -= 1
+
+            def answer(self, head):
                 with origin.lock:
                     version, size = origin.version, origin.size
                     down = time.time() < origin.outage_until
@@ -168,6 +180,7 @@ class RangeOrigin:
             self.log = []
             self.sent = 0
             self.dropped = set()
+            self.max_active = 0
             for k, v in kw.items():
                 setattr(self, k, v)
 
@@ -428,3 +441,19 @@ def test_http2_segments_share_one_connection(cert, tmp_path):
         assert len({l[0] for l in lines}) == 1, f"one HTTP/2 connection for every segment: {lines}"
     finally:
         n.stop()
+
+
+def test_segments_with_globs_output_dirs_and_a_host_limit(ranges, tmp_path):
+    # Three URLs from a glob into created directories, and two more with -O into --output-dir; at most two
+    # connections to the host: the segments wait for them (libcurl's per-host limit holds every transfer).
+    ranges.reset(3 * MIB)
+    base = f"http://127.0.0.1:{ranges.port}"
+    r = fetch("--segments", "3", "--min-segment-size", "1M", "--parallel-max-host", "2", "--create-dirs",
+              "-o", str(tmp_path / "glob" / "part#1"), f"{base}/f[1-3]", "--output-dir", str(tmp_path / "o"),
+              "-O", f"{base}/x.bin", "-O", f"{base}/y.bin")
+    assert r.returncode == 0, r.stderr
+    for p in [tmp_path / "glob" / f"part{i}" for i in (1, 2, 3)] + [tmp_path / "o" / "x.bin", tmp_path / "o" / "y.bin"]:
+        assert p.read_bytes() == ranges.data(), p
+        assert not os.path.exists(str(p) + ".swproxy-part")
+    assert ranges.max_active <= 2, ranges.max_active
+    assert len([s for _, _, s, _, _ in ranges.log if s == 206]) >= 5 * planned(3 * MIB, 3, MIB), ranges.log
