@@ -6,7 +6,7 @@
 # Writes the medians to bench/RESULTS.md (the "segments" section) and prints them.
 #
 # Knobs (environment):
-#   SIZE_MIB=1024   the file's size       RATE=20m   nginx limit_rate per connection (k/m suffixes)
+#   SIZE_MIB=1024   the file's size       RATE=10m   nginx limit_rate per connection (k/m suffixes)
 #   SEGMENTS="1 4 16"                     ROUNDS=1   every round runs every contender (median over rounds)
 #   CLIENTS="curl swproxy aria2c"   which clients run (the section is written only when all of them do)
 #   OUT_DIR=/tmp    where the downloads are written (a real file system path; not /dev/null)
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SIZE_MIB=${SIZE_MIB:-1024}
-RATE=${RATE:-20m}
+RATE=${RATE:-10m}
 SEGMENTS=${SEGMENTS:-"1 4 16"}
 ROUNDS=${ROUNDS:-1}
 CLIENTS=${CLIENTS:-"curl swproxy aria2c"}
