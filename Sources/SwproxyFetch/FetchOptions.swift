@@ -7,6 +7,11 @@ public struct CurlSettings: Sendable, Equatable {
     public var proxyUser: String?
     /// CURLAUTH_* bits from the `--proxy-basic` family.
     public var proxyAuth: Int?
+
+    /// Whether the server or the proxy is asked for more than Basic (Digest, NTLM, Negotiate): what one
+    /// transfer learns there (a nonce, an authenticated connection) the next one uses, so such URLs keep
+    /// their order and each starts from a reset handle, as in curl.
+    public var usesStatefulAuth: Bool { (httpAuth ?? 0) & ~1 != 0 || (proxyAuth ?? 0) & ~1 != 0 }
     public var proxyTunnel = false
     public var resolve: [String] = []
     public var connectTo: [String] = []

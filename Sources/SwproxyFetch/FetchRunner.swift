@@ -114,11 +114,13 @@ public final class FetchRunner {
     /// site; stateful authentication and requests that change things: the host; its output file) and its
     /// step.
     static func schedulingItems(_ plan: FetchPlan, hosts: [String], cookies: Bool) -> [TransferScheduler.Item] {
-        plan.items.map { item in
+        // $no_proxy is read once for the batch, not per URL.
+        let envNoProxy = getenv("no_proxy").map { String(cString: $0) } ?? getenv("NO_PROXY").map { String(cString: $0) }
+        return plan.items.map { item in
             let o = plan.step(item).options
             let host = hosts[item.index]
             var target = host
-            if let proxy = o.proxy, !proxy.isEmpty, !FetchRunner.bypassesProxy(host, o.noProxy) {
+            if let proxy = o.proxy, !proxy.isEmpty, !FetchRunner.bypassesProxy(host, o.noProxy ?? envNoProxy) {
                 target = "proxy " + proxy
             }
             var lanes: [String] = []
@@ -129,10 +131,9 @@ public final class FetchRunner {
             let method = item.overrides.method ?? r.customMethod
             let changes = item.uploadFile != nil || !r.forms.isEmpty || item.overrides.body != nil
                 || (r.body != nil && !r.getWithData) || (method.map { !["GET", "HEAD", "OPTIONS"].contains($0) } ?? false)
-            let statefulAuth = (o.curl.httpAuth ?? 0) & ~1 != 0
             if cookies {
                 lanes.append("cookies " + TransferScheduler.cookieSite(host))
-            } else if statefulAuth || (changes && o.parallelMaxHost == nil) {
+            } else if o.curl.usesStatefulAuth || (changes && o.parallelMaxHost == nil) {
                 lanes.append("host " + host)
             }
             // Two URLs writing one file: one after the other, the later one's body stays (as curl).
@@ -141,11 +142,10 @@ public final class FetchRunner {
         }
     }
 
-    /// Whether `--noproxy` (or `$no_proxy` when not given) exempts a host key (`host[:port]`) from the proxy.
+    /// Whether a no-proxy list (`--noproxy`, or `$no_proxy` when not given) exempts a host key
+    /// (`host[:port]`) from the proxy.
     static func bypassesProxy(_ hostKey: String, _ noProxy: String?) -> Bool {
-        guard let list = noProxy ?? getenv("no_proxy").map({ String(cString: $0) }) ?? getenv("NO_PROXY").map({
-            String(cString: $0)
-        }) else { return false }
+        guard let list = noProxy else { return false }
         var host = Substring(hostKey)
         if !host.hasPrefix("["), let colon = host.lastIndex(of: ":") { host = host[..<colon] }
         for raw in list.split(separator: ",") {
@@ -197,8 +197,7 @@ public final class FetchRunner {
             let o = step.options
             // Digest, NTLM and Negotiate state lives in the handle: each URL starts afresh with its own, as
             // in curl (a reset handle forgets it, one reused as it is would not).
-            let statefulAuth = (o.curl.httpAuth ?? 0) & ~1 != 0 || (o.curl.proxyAuth ?? 0) & ~1 != 0
-            return noShare && !statefulAuth && o.segments == nil && !o.continueAuto && o.continueAt == nil && o.curl.etagSave == nil
+            return noShare && !o.curl.usesStatefulAuth && o.segments == nil && !o.continueAuto && o.continueAt == nil && o.curl.etagSave == nil
                 && o.curl.etagCompare == nil && step.request.forms.isEmpty
         }
         results = Array(repeating: nil, count: plan.items.count)
