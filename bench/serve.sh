@@ -15,6 +15,9 @@
 #   SWPROXY_BIN_B=path  an A/B run: a second swproxy binary, contender "swproxy-b", measured in the same
 #                       rounds (CONTENDERS defaults to "swproxy swproxy-b"); the table goes to the
 #                       "serve A/B" section of bench/RESULTS.md with B ÷ A beside it, not to "serve"
+#   SWPROXY_ARGS_B=".." extra `swproxy serve` arguments for contender "swproxy-b" only (an A/B of an option:
+#                       the same binary twice, e.g. SWPROXY_ARGS_B="--allow-host-file rules.txt")
+#   AB_TITLE="serve A/B" the RESULTS.md section an A/B run writes
 #   SKIP_BUILD=1        do not build; use SWPROXY_BIN or .build/release/swproxy as it is
 #   PROXY_THREADS=nproc swproxy --threads (squid and tinyproxy cannot be set to match; see the notes)
 #   NGINX_WORKERS=1     origin worker processes (the same origin serves every contender)
@@ -35,6 +38,8 @@ DURATION=${DURATION:-10s}
 [[ $DURATION =~ ^[0-9]+$ ]] && DURATION="${DURATION}s"
 IDLE_CONNS=${IDLE_CONNS:-10000}
 SWPROXY_BIN_B=${SWPROXY_BIN_B:-}
+SWPROXY_ARGS_B=${SWPROXY_ARGS_B:-}
+AB_TITLE=${AB_TITLE:-serve A/B}
 if [ -n "$SWPROXY_BIN_B" ]; then CONTENDERS=${CONTENDERS:-"swproxy swproxy-b"}; fi
 CONTENDERS=${CONTENDERS:-"direct swproxy tinyproxy squid"}
 PROXY_THREADS=${PROXY_THREADS:-$(nproc)}
@@ -176,10 +181,10 @@ start_contender() {
   CUR_PORT=$(free_port)
   case $name in
     swproxy|swproxy-b)
-      local bin=$SWPROXY_BIN
-      [ "$name" = swproxy-b ] && bin=$SWPROXY_BIN_B
+      local bin=$SWPROXY_BIN extra=()
+      if [ "$name" = swproxy-b ]; then bin=$SWPROXY_BIN_B; read -r -a extra <<< "$SWPROXY_ARGS_B"; fi
       "$bin" serve --listen "127.0.0.1:$CUR_PORT" --threads "$PROXY_THREADS" \
-        --max-connections "$MAXCONN" --quiet --drain-timeout 1 >>"$WORK/$name.log" 2>&1 &
+        --max-connections "$MAXCONN" --quiet --drain-timeout 1 "${extra[@]}" >>"$WORK/$name.log" 2>&1 &
       ;;
     tinyproxy)
       cat > "$WORK/tinyproxy.conf" <<CONF
@@ -370,7 +375,7 @@ has tinyproxy && VERSIONS="$VERSIONS, $(ver tinyproxy -v)"
 has squid && VERSIONS="$VERSIONS, $(ver squid -v | sed 's/^Squid Cache: Version /squid /')"
 VERSIONS="$VERSIONS, $(ver curl --version | cut -d' ' -f1-2), $(ver python3 --version)"
 MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r), open-file limit $NOFILE"
-COMMAND="${SWPROXY_BIN_B:+SWPROXY_BIN_B=$SWPROXY_BIN_B }${GIVEN_BIN:+SWPROXY_BIN=$GIVEN_BIN }${GIVEN_SKIP:+SKIP_BUILD=$GIVEN_SKIP }ROUNDS=$ROUNDS DURATION=$DURATION IDLE_CONNS=$IDLE_CONNS CONTENDERS=\"$CONTENDERS\" PROXY_THREADS=$PROXY_THREADS NGINX_WORKERS=$NGINX_WORKERS CONNS=\"$CONNS\" WRK_THREADS=$WRK_THREADS WARMUP=$WARMUP bash bench/serve.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
+COMMAND="${SWPROXY_ARGS_B:+SWPROXY_ARGS_B=\"$SWPROXY_ARGS_B\" }${SWPROXY_BIN_B:+SWPROXY_BIN_B=$SWPROXY_BIN_B }${GIVEN_BIN:+SWPROXY_BIN=$GIVEN_BIN }${GIVEN_SKIP:+SKIP_BUILD=$GIVEN_SKIP }ROUNDS=$ROUNDS DURATION=$DURATION IDLE_CONNS=$IDLE_CONNS CONTENDERS=\"$CONTENDERS\" PROXY_THREADS=$PROXY_THREADS NGINX_WORKERS=$NGINX_WORKERS CONNS=\"$CONNS\" WRK_THREADS=$WRK_THREADS WARMUP=$WARMUP bash bench/serve.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 METHOD="Medians over $ROUNDS rounds; every round runs each measurement for every contender in turn (order rotated per round), each on a freshly started proxy. \
 Origin: nginx, $NGINX_WORKERS worker process(es), sendfile, access log off, serving a 1 KiB \`/small\` and a 100 MiB \`/big\` from 127.0.0.1. \
 Throughput: \`wrk -t$WRK_THREADS -c{$(echo "$CONNS" | tr ' ' ',')} -d$DURATION --latency -s bench/serve.lua\` (absolute-form \`GET $ORIGIN/small\` to the proxy's port; origin-form \`/small\` for direct), after a ${WARMUP} s warm-up; \
@@ -391,7 +396,8 @@ The whole run shares a ${DURATION}-per-run, $(nproc)-core machine between wrk, t
   printf 'note_swproxy\t%s\n' "\`swproxy serve --listen 127.0.0.1:PORT --threads $PROXY_THREADS --max-connections $MAXCONN --quiet --drain-timeout 1\`: $PROXY_THREADS event-loop threads (default: one per core), access log off, Via and X-Forwarded-For added (defaults), keep-alive to clients and (libcurl's connection cache) to the origin."
   printf 'note_tinyproxy\t%s\n' "\`tinyproxy -d -c CONF\` with \`Listen 127.0.0.1\`, \`Allow 127.0.0.1\`, \`MaxClients $MAXCONN\`, \`LogLevel Critical\` (no access log: tinyproxy logs connections at Connect/Info level and refuses /dev/null as LogFile, so its log is a file that stays empty), \`Timeout 600\`, Via added (no X-Forwarded-For option). One process, one thread per client connection (the thread count is not configurable, so it is not matched to $PROXY_THREADS). tinyproxy 1.11 has no persistent connections: it opens a new origin connection per request and closes the client connection after every response (without announcing \`Connection: close\`), so wrk reconnects for every request, counting each close as a socket *read* error (those are not failed requests: requests/s counts complete responses only), and it cannot hold idle keep-alive connections (the idle rows show how many it still had open)."
   printf 'note_squid\t%s\n' "\`squid -N -f CONF\` with \`http_access allow localhost\`, \`cache deny all\`, \`cache_mem 0 MB\`, no cache_dir, \`access_log none\`, \`cache_store_log none\`, \`max_filedescriptors $NOFILE\`, \`dns_nameservers 127.0.0.1\`, \`pinger_enable off\`; Via and X-Forwarded-For added (defaults), persistent client and server connections (defaults). \`-N\` (foreground, which lets the script own its PID) disables SMP mode, so squid runs a single worker process on one core whatever PROXY_THREADS is (PROXY_THREADS=1 gives a one-core swproxy to set against it)."
-  [ -n "$SWPROXY_BIN_B" ] && printf 'note_swproxy-b\t%s\n' "the same command with \`$SWPROXY_BIN_B\` (A is \`$SWPROXY_BIN\`)."
+  [ -n "$SWPROXY_BIN_B" ] && printf 'note_swproxy-b\t%s\n' "the same command with \`$SWPROXY_BIN_B\`${SWPROXY_ARGS_B:+ and \`$SWPROXY_ARGS_B\`} (A is \`$SWPROXY_BIN\`)."
+  printf 'title\t%s\n' "$AB_TITLE"
   [ "$ROUNDS" -lt 3 ] && printf 'note_run\t%s\n' "ROUNDS=$ROUNDS: fewer than 3 rounds, indicative only."
   true
 } > "$WORK/meta.tsv"

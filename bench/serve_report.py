@@ -155,7 +155,7 @@ def main():
         if k.startswith("note_run"):
             notes.append(f"- {v}")
 
-    title = "serve A/B" if ab else "serve"
+    title = meta.get("title", "serve A/B") if ab else "serve"
     out = []
     out.append(f"## {title}")
     out.append("")

@@ -417,9 +417,9 @@ _swproxy_fetch() {
 
 _swproxy_serve() {
     repeating_flags=()
-    non_repeating_flags=(--proxy-protocol --block-private --quiet --no-via --no-forwarded-for --forward --preserve-host --no-upgrade --upstream-http2 --upstream-h2c --upstream-insecure --print-config --version -h --help)
-    repeating_options=(--listen --allow --deny --auth --auth-file --allow-host --deny-host --connect-port --no-upstream-proxy-for)
-    non_repeating_options=(--port --threads --max-connections --max-body-size --max-header-size --header-timeout --idle-timeout --connect-timeout --read-timeout --drain-timeout --access-log --log-format --metrics-listen --via-name --upstream-proxy --reverse --upstream-cacert --config)
+    non_repeating_flags=(--proxy-protocol --audit --tunnel-check-sni --tunnel-require-tls --block-private --quiet --no-via --no-forwarded-for --forward --preserve-host --no-upgrade --upstream-http2 --upstream-h2c --upstream-insecure --print-config --version -h --help)
+    repeating_options=(--listen --allow --deny --auth --auth-file --allow-host --deny-host --allow-host-file --deny-host-file --connect-port --no-upstream-proxy-for)
+    non_repeating_options=(--port --threads --learn --max-connections --max-body-size --max-header-size --header-timeout --idle-timeout --connect-timeout --read-timeout --drain-timeout --access-log --log-format --metrics-listen --via-name --upstream-proxy --reverse --upstream-cacert --config)
     __swproxy_offer_flags_options 0
 
     # Offer option value completions
@@ -449,6 +449,15 @@ _swproxy_serve() {
         return
         ;;
     '--deny-host')
+        return
+        ;;
+    '--allow-host-file')
+        return
+        ;;
+    '--deny-host-file')
+        return
+        ;;
+    '--learn')
         return
         ;;
     '--connect-port')

@@ -1,10 +1,11 @@
-/// The fuzz oracle for the request-head parser and the chunked decoder, shared by the libFuzzer harness
+/// The fuzz oracle for the request-head parser, the chunked decoder and the tunnel's ClientHello reader, shared by the libFuzzer harness
 /// (`make fuzz`) and the corpus replay test. Besides "does not crash", it checks that the answer does not
 /// depend on how the bytes arrived: the whole input and the same input split at a point chosen from the
 /// data must parse identically, and a chunked body must decode the same at once and byte by byte.
 public enum FuzzEntry {
     public static func run(_ data: UnsafeRawBufferPointer) {
         guard data.count > 0 else { return }
+        checkClientHello(data)
         let limits = HeadLimits(requestLine: 512, headerBytes: 2048, fieldCount: 16)
         var whole = RequestHeadParser(limits: limits)
         let r1 = whole.parse(data)
@@ -22,6 +23,14 @@ public enum FuzzEntry {
         // Parsing must be repeatable on a reset parser.
         whole.reset()
         precondition(whole.parse(data) == r1)
+    }
+
+    /// A tunnel's first bytes: what a prefix decides (anything but "more") is what the whole decides.
+    public static func checkClientHello(_ data: UnsafeRawBufferPointer) {
+        let whole = TLSClientHello.inspect(data)
+        let cut = Int(data[data.count - 1]) * 7 % data.count
+        let prefix = TLSClientHello.inspect(UnsafeRawBufferPointer(rebasing: data[0..<cut]))
+        precondition(prefix == .needMore || prefix == whole, "ClientHello verdict depends on the cut at \(cut): \(prefix) vs \(whole)")
     }
 
     /// Fuzzes the chunked decoder alone (a second harness entry).

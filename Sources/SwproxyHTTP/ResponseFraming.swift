@@ -85,7 +85,7 @@ public enum ResponseFraming {
 
     /// The fields of a relayed head: the origin's minus the hop-by-hop ones and those its `Connection` names
     /// (RFC 9110 §7.6.1), then `Transfer-Encoding: chunked` when the proxy chunks, this proxy's `Via` entry
-    /// (`via`: its received-by name, nil for none), and the `Connection` value the decision calls for. An
+    /// (`via`: the whole entry, `1.1 NAME (COMMENT)`, nil for none), and the `Connection` value the decision calls for. An
     /// interim (1xx) head has no decision.
     public static func clientFields(_ origin: [HeaderField], decision: Decision?, via: String?) -> [HeaderField] {
         var fields = HopByHop.filter(origin, connectionTokens: HopByHop.connectionTokens(origin))
@@ -112,14 +112,15 @@ public enum ResponseFraming {
         return fields
     }
 
-    /// Adds a `Via` entry for `name`: appended to the origin's `Via` when there is one, a new field otherwise.
+    /// Adds this proxy's `Via` entry (`1.1 NAME (COMMENT)`): appended to the origin's `Via` when there is one,
+    /// a new field otherwise.
     /// - SeeAlso: RFC 9110 §7.6.3
-    public static func addVia(_ name: String?, to fields: inout [HeaderField]) {
-        guard let name else { return }
+    public static func addVia(_ entry: String?, to fields: inout [HeaderField]) {
+        guard let entry else { return }
         if let i = fields.firstIndex(where: { $0.isNamed("via") }) {
-            fields[i].value += ", 1.1 \(name)"
+            fields[i].value += ", " + entry
         } else {
-            fields.append(HeaderField("Via", "1.1 \(name)"))
+            fields.append(HeaderField("Via", entry))
         }
     }
 }

@@ -1,7 +1,9 @@
 import Glibc
 import SwproxyLoop
 
-/// One line per request or tunnel, in `combined`, `common` or `json` format, to stderr or a file.
+/// One line per request or tunnel, in `combined`, `common` or `json` format, to stderr or a file. A refusal's
+/// or failure's reason code ends a `combined`/`common` line as `reason=CODE` (and an audited one as
+/// `would-deny=CODE`); `json` has `reason` (also as `error`, its older name) and `would_deny`.
 final class AccessLog {
     struct Entry {
         var client: String
@@ -17,6 +19,7 @@ final class AccessLog {
         var userAgent: String?
         var upstream: String?
         var error: String?
+        var wouldDeny: String?
     }
 
     private let fd: Int32
@@ -52,6 +55,9 @@ final class AccessLog {
             if format == .combined {
                 line += " \"\(AccessLog.clfEscape(e.referer ?? "-"))\" \"\(AccessLog.clfEscape(e.userAgent ?? "-"))\""
             }
+            // Past the standard fields, and only when there is one: parsers of the plain formats read on.
+            if let r = e.error { line += " reason=\(r)" }
+            if let w = e.wouldDeny { line += " would-deny=\(w)" }
         case .json:
             var f: [String] = [
                 "\"time\":\"\(AccessLog.isoTime())\"", "\"client\":\(jsonQuote(e.client))",
@@ -61,6 +67,8 @@ final class AccessLog {
             ]
             f.append("\"upstream\":" + (e.upstream.map(jsonQuote) ?? "null"))
             f.append("\"error\":" + (e.error.map(jsonQuote) ?? "null"))
+            f.append("\"reason\":" + (e.error.map(jsonQuote) ?? "null"))
+            f.append("\"would_deny\":" + (e.wouldDeny.map(jsonQuote) ?? "null"))
             line = "{" + f.joined(separator: ",") + "}"
         }
         line += "\n"

@@ -22,6 +22,7 @@ final class ClientConnection: ClientSide {
     }
     /// The client's address as text, made once (`inet_ntop` per use showed in profiles).
     private(set) var peerHost: String
+    private(set) var wouldDeny: String?
     let context: LoopContext
     private let release: (ClientConnection) -> Void
     private var machine: ConnectionMachine
@@ -181,7 +182,9 @@ final class ClientConnection: ClientSide {
             context.journal.answered(Journal.Record(client: peerHost, head: head, status: status,
                                                     bytesOut: Int64(bytes.count)))
             finished(keepAlive: head.keepAlive)
-        case .forward:
+        case .forward(let audited):
+            wouldDeny = audited
+            if let r = audited { context.journal.wouldDeny(r) }
             let job = Dispatch.job(for: head, client: self, context: context)
             machine.jobStarted(tunnel: job is Tunnel)
             self.job = job
@@ -204,7 +207,7 @@ final class ClientConnection: ClientSide {
     private func fail(_ e: ProxyError, head: RequestHead?) {
         guard !machine.isClosed else { return }
         job = nil  // it ended itself: nothing to abort
-        send(e.response(via: config.via ? "1.1 \(config.viaName)" : nil))
+        send(e.response(via: config.viaEntry))
         context.journal.refused(Journal.Record(client: peerHost, head: head, status: e.status, reason: e.logReason))
         closeAfterFlush()
     }

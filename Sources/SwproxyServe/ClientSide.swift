@@ -11,6 +11,8 @@ protocol ClientSide: AnyObject {
     var peer: SocketAddress? { get }
     /// `peer` as text, made once (`-` when unknown).
     var peerHost: String { get }
+    /// Under `--audit`: the reason the host rules would have refused the current request, for its log line.
+    var wouldDeny: String? { get }
 
     /// Bytes from the client waiting to be taken.
     var inputBuffered: Int { get }

@@ -36,6 +36,8 @@ final class Journal {
         var upstream: String? = nil
         /// The reason code of a refusal or a failure (`auth`, `host-denied`, `upstream-timeout` …).
         var reason: String? = nil
+        /// Under `--audit`: the refusal the policy only logged (`host-denied`, `sni-mismatch` …).
+        var wouldDeny: String? = nil
     }
 
     /// A request answered (by the origin, or by the proxy itself), or a tunnel that ended. A tunnel's
@@ -56,8 +58,19 @@ final class Journal {
     func refused(_ r: Record) {
         count(method: r.head?.method ?? "-", r)
         if r.status == 403 || r.status == 407 { metrics.counters.add(Metrics.Slot.connectionsRefused) }
+        if let reason = r.reason { metrics.refusal(reason) }
         write(r)
     }
+
+    /// A tunnel closed after its `200` because of what the client sent first (its TLS ClientHello): counted
+    /// as a refusal; its log line comes when the tunnel's end is recorded.
+    func tunnelRefused(_ reason: String) {
+        metrics.counters.add(Metrics.Slot.connectionsRefused)
+        metrics.refusal(reason)
+    }
+
+    /// `--audit`: a refusal only logged.
+    func wouldDeny(_ reason: String) { metrics.wouldDeny(reason) }
 
     /// A connection ended before any request: a malformed PROXY header. Logged, not counted as a request.
     func unframed(client: String, reason: String) {
@@ -97,6 +110,7 @@ final class Journal {
         accessLog.write(AccessLog.Entry(
             client: r.client, method: h?.method ?? "-", target: h?.rawTarget ?? "-", version: h?.version.text ?? "-",
             status: r.status, bytesIn: r.bytesIn, bytesOut: r.bytesOut, durationMs: r.seconds * 1000,
-            referer: h?.field("referer"), userAgent: h?.field("user-agent"), upstream: r.upstream, error: r.reason))
+            referer: h?.field("referer"), userAgent: h?.field("user-agent"), upstream: r.upstream, error: r.reason,
+            wouldDeny: r.wouldDeny))
     }
 }

@@ -7,6 +7,10 @@ final class Metrics: Sendable {
     static let methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "other"]
     static let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"]
     static let upstreamKinds = ["resolve", "connect", "tls", "timeout", "other"]
+    /// The reason codes of the proxy's own refusals (`ProxyError.logReason`), counted each; `other` for the rest.
+    static let reasons = ["client-denied", "auth", "host-denied", "port-denied", "private-address", "sni-mismatch",
+                          "sni-missing", "sni-unreadable", "sni-timeout", "not-tls", "loop", "body-too-large",
+                          "bad-request", "header-timeout", "other"]
     /// Request duration histogram bounds, seconds.
     static let buckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
@@ -22,7 +26,9 @@ final class Metrics: Sendable {
         /// Client connections turned away by --allow/--deny (also counted in connectionsRefused).
         static let connectionsDenied = connectionsRefused + 1
         static let upstreamErrors = connectionsDenied + 1  // × upstreamKinds
-        static let durationBuckets = upstreamErrors + upstreamKinds.count  // × buckets (non-cumulative)
+        static let refusals = upstreamErrors + upstreamKinds.count  // × reasons
+        static let wouldDeny = refusals + reasons.count  // × reasons
+        static let durationBuckets = wouldDeny + reasons.count  // × buckets (non-cumulative)
         static let durationSumMicros = durationBuckets + buckets.count + 1  // + the +Inf bucket
         static let durationCount = durationSumMicros + 1
         static let total = durationCount + 1
@@ -42,6 +48,15 @@ final class Metrics: Sendable {
         counters.add(Slot.durationSumMicros, Int(seconds * 1_000_000))
         counters.add(Slot.durationCount)
     }
+
+    /// Upstream failures are counted by kind instead (`upstreamError`).
+    func refusal(_ reason: String) {
+        guard !reason.hasPrefix("upstream-") else { return }
+        counters.add(Slot.refusals + Metrics.reasonIndex(reason))
+    }
+    func wouldDeny(_ reason: String) { counters.add(Slot.wouldDeny + Metrics.reasonIndex(reason)) }
+
+    static func reasonIndex(_ reason: String) -> Int { reasons.firstIndex(of: reason) ?? reasons.count - 1 }
 
     func upstreamError(_ logReason: String) {
         let kind: Int

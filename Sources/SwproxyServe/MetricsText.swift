@@ -30,6 +30,15 @@ enum MetricsText {
         out += "swproxy_policy_refusals_total \(sum(Metrics.Slot.connectionsRefused))\n"
         header("swproxy_connections_refused_total", "counter", "Client connections refused by --allow/--deny.")
         out += "swproxy_connections_refused_total \(sum(Metrics.Slot.connectionsDenied))\n"
+        header("swproxy_refusals_total", "counter", "The proxy's own refusals, by reason code (also in the access log and the answer's body).")
+        for (k, reason) in Metrics.reasons.enumerated() {
+            out += "swproxy_refusals_total{reason=\"\(reason)\"} \(sum(Metrics.Slot.refusals + k))\n"
+        }
+        header("swproxy_would_deny_total", "counter", "Requests and tunnels --audit let through that the rules refuse, by reason.")
+        for (k, reason) in Metrics.reasons.enumerated() {
+            let v = sum(Metrics.Slot.wouldDeny + k)
+            if v > 0 { out += "swproxy_would_deny_total{reason=\"\(reason)\"} \(v)\n" }
+        }
         header("swproxy_upstream_errors_total", "counter", "Upstream failures before a response, by kind.")
         for (k, kind) in Metrics.upstreamKinds.enumerated() {
             out += "swproxy_upstream_errors_total{kind=\"\(kind)\"} \(sum(Metrics.Slot.upstreamErrors + k))\n"

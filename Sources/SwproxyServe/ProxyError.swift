@@ -13,7 +13,7 @@ struct ProxyError: Error, Equatable {
         ProxyError(status: e.status, message: e.reason, logReason: "bad-request")
     }
 
-    static let forbiddenPort = ProxyError(status: 403, message: "CONNECT to this port is not allowed", logReason: "connect-port")
+    static let forbiddenPort = ProxyError(status: 403, message: "CONNECT to this port is not allowed", logReason: "port-denied")
     static let loop = ProxyError(status: 508, message: "request loop detected", logReason: "loop")
     static let originForm = ProxyError(
         status: 400, message: "a forward proxy needs an absolute URL (http://host/path) or CONNECT", logReason: "bad-request")
@@ -58,13 +58,22 @@ struct ProxyError: Error, Equatable {
     static let clientDenied = ProxyError(status: 403, message: "client not allowed", logReason: "client-denied")
     static let hostDenied = ProxyError(status: 403, message: "destination host not allowed", logReason: "host-denied")
     static let destinationDenied = ProxyError(
-        status: 403, message: "destination address not allowed", logReason: "destination-denied")
+        status: 403, message: "destination address not allowed (private or local)", logReason: "private-address")
+    /// A tunnel's ClientHello (after `200 Connection established`: the tunnel is closed, no status is sent).
+    static let sniMismatch = ProxyError(status: 403, message: "TLS server name does not match the CONNECT host or is not allowed",
+                                        logReason: "sni-mismatch")
+    static let sniMissing = ProxyError(status: 403, message: "TLS ClientHello without a server name", logReason: "sni-missing")
+    static let sniUnreadable = ProxyError(status: 403, message: "unreadable TLS ClientHello", logReason: "sni-unreadable")
+    static let sniTimeout = ProxyError(status: 408, message: "no TLS ClientHello in time", logReason: "sni-timeout")
+    static let notTLS = ProxyError(status: 403, message: "the tunnel must carry TLS", logReason: "not-tls")
     static let bodyTooLarge = ProxyError(status: 413, message: "request body too large", logReason: "body-too-large")
     static let readTimeout = ProxyError(status: 504, message: "upstream sent nothing in time", logReason: "upstream-timeout")
 
-    /// The complete response: status line, `Content-Type: text/plain`, `Content-Length`, `Connection: close`.
+    /// The complete response: status line, `Content-Type: text/plain`, `Content-Length`, `Connection: close`;
+    /// the body is the message and a `reason:` line with the reason code (what the access log says).
+    /// `via`: the whole `Via` entry, or nil.
     func response(via: String?) -> [UInt8] {
-        let body = Array((message + "\n").utf8)
+        let body = Array((message + "\nreason: " + logReason + "\n").utf8)
         var fields = [
             HeaderField("Content-Type", "text/plain; charset=utf-8"),
             HeaderField("Content-Length", String(body.count)),

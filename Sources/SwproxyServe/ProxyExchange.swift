@@ -28,7 +28,7 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         started = context.loop.now
         body = RequestBody(head.framing)
         response = ExchangeResponse(method: head.method, clientVersion: head.version, keepAlive: head.keepAlive,
-                                    via: config.viaToken)
+                                    via: config.viaEntry)
         readDeadline = ActivityDeadline(span: MonotonicClock.nanoseconds(config.readTimeout), now: started)
     }
 
@@ -120,7 +120,7 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         context.journal.answered(Journal.Record(
             client: client.peerHost, head: head, status: response.status, bytesIn: body.bytesIn,
             bytesOut: response.bytesOut, seconds: Double(context.loop.now - started) / 1e9, upstream: upstream,
-            reason: error))
+            reason: error, wouldDeny: client.wouldDeny))
     }
 
     /// The connection is closing: drop the transfer.

@@ -52,7 +52,18 @@ public enum ProxyServer {
             }
         }
         var effective = config
-        effective.listen = bound
+        effective.settle(listen: bound)
+        if let path = config.learnPath {
+            do {
+                effective.learner = try DestinationLearner(path: path, existing: readWhole(path))
+            } catch {
+                printError("swproxy serve: --learn \(error)")
+                for fds in perThread { for fd in fds { Socket.close(fd) } }
+                if metricsFD >= 0 { Socket.close(metricsFD) }
+                return 2
+            }
+        }
+        let learner = effective.learner
         printError("swproxy serve: listening on \(bound.map(\.description).joined(separator: ", ")) (\(config.threads) thread\(config.threads == 1 ? "" : "s"))")
 
         // Signals are taken by sigwait on this thread only.
@@ -98,10 +109,12 @@ public enum ProxyServer {
                 drainNotified = handles.count
             }
             if sig == SIGHUP {
-                hangUp(reload: reload, listen: bound, threads: config.threads, state: state)
+                hangUp(reload: reload, running: effective, state: state)
             }
+            flushLearned(learner)
         }
         for t in threads { pthread_join(t, nil) }
+        flushLearned(learner)
         if let m = metricsThread {
             // The metrics thread publishes its handle as it starts; wait for it if it has not yet.
             for _ in 0..<500 {
@@ -118,7 +131,7 @@ public enum ProxyServer {
 
     /// SIGHUP: reload the configuration (a bad one is reported and the old one kept) and reopen the log.
     private static func hangUp(
-        reload: (@Sendable () throws -> ServeConfiguration)?, listen: [SocketAddress], threads: Int, state: SharedState
+        reload: (@Sendable () throws -> ServeConfiguration)?, running: ServeConfiguration, state: SharedState
     ) {
         guard let reload else {
             for h in state.handles.withLock({ $0 }) { h.notify(Worker.reopenSignal) }
@@ -126,8 +139,14 @@ public enum ProxyServer {
         }
         do {
             var c = try reload()
-            c.listen = listen
-            c.threads = threads
+            c.settle(listen: running.listen)
+            c.threads = running.threads
+            // --learn is read at start: a reload keeps collecting into the same file.
+            if c.learnPath != running.learnPath {
+                printError("swproxy serve: --learn changes take a restart; still learning into \(running.learnPath ?? "nothing")")
+            }
+            c.learnPath = running.learnPath
+            c.learner = running.learner
             let problems = c.validate()
             guard problems.isEmpty else {
                 printError("swproxy serve: reload refused, keeping the old configuration: \(problems.joined(separator: "; "))")
@@ -166,6 +185,33 @@ public enum ProxyServer {
         loop.run()
         worker.shutdown()
         loop.close()
+    }
+
+    nonisolated(unsafe) private static var learnWarned = false
+
+    /// Writes what `--learn` collected since the last time (the signal thread only).
+    private static func flushLearned(_ learner: DestinationLearner?) {
+        guard let l = learner else { return }
+        if l.flush() {
+            learnWarned = false
+        } else if !learnWarned {
+            learnWarned = true
+            printError("swproxy serve: cannot write --learn file \(l.path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// A whole file as text, or nil when it cannot be read (it does not exist yet).
+    static func readWhole(_ path: String) -> String? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buf, 1, buf.count, f)
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func printError(_ s: String) {

@@ -1,3 +1,5 @@
+import Glibc
+import SwproxyCurl
 import SwproxyHTTP
 import SwproxyLoop
 
@@ -29,7 +31,10 @@ public struct ServeConfiguration: Sendable {
     public var highWatermark = 256 << 10
     public var lowWatermark = 64 << 10
     public var via = true
-    public var viaName = "swproxy"
+    /// This proxy's received-by name in `Via` and for loop detection; nil until the listeners are bound, then
+    /// by default `HOST:PORT` (the host name and the first listener's port: unique per instance, so two
+    /// chained swproxy instances never take each other for a loop).
+    public var viaName: String?
     public var forwardedFor = true
     public var accessLogPath: String?  // nil = stderr
     public var quiet = false
@@ -39,8 +44,18 @@ public struct ServeConfiguration: Sendable {
     public var allow: [CIDR] = []
     public var deny: [CIDR] = []
     public var auth = ProxyAuth()
-    public var allowHosts: [String] = []
-    public var denyHosts: [String] = []
+    /// Destination rules (`--allow-host`, `--deny-host` and their files).
+    var allowHosts: [HostRule] = []
+    var denyHosts: [HostRule] = []
+    /// `--audit`: host rules are evaluated and logged (`would-deny`), not enforced.
+    public var audit = false
+    /// `--learn FILE`: host rules are not enforced, and every destination forwarded is written to FILE.
+    public var learnPath: String?
+    /// The `--learn` writer, shared by every loop (made once at start, kept across reloads).
+    var learner: DestinationLearner?
+    /// `--tunnel-check-sni` (also on whenever host rules are set) and `--tunnel-require-tls`.
+    public var tunnelCheckSNI = false
+    public var tunnelRequireTLS = false
     public var blockPrivate = false
     /// Where `/metrics` and `/healthz` are served; nil = nowhere.
     public var metricsListen: SocketAddress?
@@ -68,8 +83,58 @@ public struct ServeConfiguration: Sendable {
     /// Whether absolute-form and CONNECT requests are proxied (forward mode).
     public var forwards: Bool { reverse == nil || forward }
 
-    /// This proxy's received-by name, or nil with --no-via.
-    var viaToken: String? { via ? viaName : nil }
+    /// This proxy's `Via` entry (`1.1 NAME (swproxy/VERSION)`), or nil with --no-via.
+    var viaEntry: String? {
+        guard via else { return nil }
+        return settledViaEntry ?? ServeConfiguration.viaEntry(receivedBy)
+    }
+
+    private var settledViaEntry: String?
+
+    static func viaEntry(_ name: String) -> String { "1.1 \(name) (swproxy/\(ProductVersion.string))" }
+
+    /// The received-by name in force.
+    var receivedBy: String { viaName ?? ServeConfiguration.defaultViaName(listen: listen) }
+
+    /// `HOST:PORT`: this machine's host name and the first listener's port.
+    static func defaultViaName(listen: [SocketAddress]) -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&buf, buf.count - 1) == 0 ? String(cString: buf) : "localhost"
+        let sane = host.isEmpty || host.contains(where: { $0 == " " || $0 == "," || $0 == "(" }) ? "localhost" : host
+        return "\(sane.lowercased()):\(listen.first.map { Int($0.port) } ?? 0)"
+    }
+
+    /// Sets the listeners actually bound, and the names that depend on them.
+    public mutating func settle(listen bound: [SocketAddress]) {
+        listen = bound
+        let name = viaName ?? ServeConfiguration.defaultViaName(listen: bound)
+        viaName = name
+        settledViaEntry = ServeConfiguration.viaEntry(name)
+    }
+
+    /// Parses and adds `--allow-host`/`--deny-host` rules (`deny`: to the deny list).
+    public mutating func addHostRules(_ texts: [String], deny: Bool, option: String) throws(HostRuleError) {
+        for t in texts {
+            switch HostRule.parse(t) {
+            case .success(let r): if deny { denyHosts.append(r) } else { allowHosts.append(r) }
+            case .failure(let e): throw HostRuleError(description: "\(option) \(e.description)")
+            }
+        }
+    }
+
+    /// Adds the rules of an `--allow-host-file`/`--deny-host-file` (`text`, read from `name`).
+    public mutating func addHostRuleFile(_ text: String, name: String, deny: Bool) throws(HostRuleError) {
+        do {
+            let rules = try HostRule.parseFile(text, name: name)
+            if deny { denyHosts += rules } else { allowHosts += rules }
+        } catch {
+            throw HostRuleError(description: error.description)
+        }
+    }
+
+    public struct HostRuleError: Error, CustomStringConvertible {
+        public let description: String
+    }
 
     public init() {}
 
@@ -92,6 +157,7 @@ public struct ServeConfiguration: Sendable {
                     + "proxy's: enforce it on that proxy instead")
         }
         if forward && reverse == nil { problems.append("--forward only means something with --reverse") }
+        if audit && learnPath != nil { problems.append("--audit and --learn: pick one (--learn enforces nothing either)") }
         // An open proxy is found and abused within hours: a non-loopback listener needs a decision.
         // A reverse proxy without --forward reaches only its backend: listening openly is its job.
         if forwards && allow.isEmpty && !auth.isEnabled, let open = listen.first(where: { !$0.isLoopback }) {

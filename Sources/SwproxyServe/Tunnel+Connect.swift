@@ -74,6 +74,9 @@ extension Tunnel {
             return
         }
         stage = .relaying
+        if context.policy.checksTunnelHello {
+            hello = .pending(until: loop.now + MonotonicClock.nanoseconds(config.headerTimeout))
+        }
         client.send(Tunnel.established)
         context.journal.tunnelOpened(method: "CONNECT", status: 200, seconds: Double(loop.now - started) / 1e9)
         armIdle()

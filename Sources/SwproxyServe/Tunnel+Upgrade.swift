@@ -58,7 +58,7 @@ extension Tunnel {
 
     private func startUpgradeResponse(_ r: ResponseHeadBuilder) {
         logStatus = r.status
-        let fields = ResponseFraming.upgradeAnswerFields(status: r.status, origin: r.fields, via: config.viaToken)
+        let fields = ResponseFraming.upgradeAnswerFields(status: r.status, origin: r.fields, via: config.viaEntry)
         client.send(HeadWriter.response(status: r.status, reason: r.reason, fields: fields))
         if r.status == 101 {
             context.journal.tunnelOpened(method: head.method, status: 101, seconds: Double(loop.now - started) / 1e9)

@@ -33,6 +33,14 @@ final class Tunnel: TransferDelegate, ClientJob {
         case ended
     }
 
+    /// A CONNECT tunnel's first client bytes, when the policy checks them (`Policy.checksTunnelHello`): held
+    /// back until they are a TLS ClientHello whose server name passed, for at most `--header-timeout`.
+    enum HelloCheck: Equatable {
+        case off
+        case pending(until: UInt64)
+        case passed
+    }
+
     /// One direction of the relay.
     enum Flow: Equatable {
         case open
@@ -74,6 +82,9 @@ final class Tunnel: TransferDelegate, ClientJob {
     var bytesIn: Int64 = 0
     var bytesOut: Int64 = 0
     var upstreamAddress: String?
+    var hello = HelloCheck.off
+    /// Under `--audit`: what the policy would have refused (the request's, or the ClientHello's).
+    var wouldDeny: String?
 
     /// A CONNECT tunnel to `host`:`port`.
     convenience init(client: ClientSide, context: LoopContext, head: RequestHead, host: String, port: Int) {
@@ -119,6 +130,7 @@ final class Tunnel: TransferDelegate, ClientJob {
             return
         }
         touch()
+        if case .pending = hello, !checkHello() { return }
         var failed = false
         client.takeInput { b in
             var written = 0
@@ -153,6 +165,33 @@ final class Tunnel: TransferDelegate, ClientJob {
             Socket.shutdownWrite(upstreamFD)
         }
         finishIfDone()
+    }
+
+    /// Whether the client's first bytes may go upstream: false while the ClientHello is incomplete, or when
+    /// it was refused (the tunnel ended).
+    private func checkHello() -> Bool {
+        var inspection = TLSClientHello.Inspection.needMore
+        client.takeInput { b in
+            inspection = TLSClientHello.inspect(b)
+            return 0
+        }
+        if inspection == .needMore {
+            guard client.inputEnded else { return false }
+            // The client stopped sending: nothing to check when it sent nothing, else a cut-off hello.
+            if client.inputBuffered > 0 { inspection = .malformed }
+        }
+        if inspection != .needMore, let (e, enforced) = context.policy.checkHello(inspection, connectHost: host, port: port) {
+            if enforced {
+                context.journal.tunnelRefused(e.logReason)
+                end(reason: e.logReason)
+                return false
+            }
+            wouldDeny = e.logReason
+            context.journal.wouldDeny(e.logReason)
+        }
+        hello = .passed
+        armIdle()
+        return true
     }
 
     // MARK: upstream → client
@@ -259,12 +298,23 @@ final class Tunnel: TransferDelegate, ClientJob {
 
     private func touch() { idle.touch(loop.now) }
 
-    func armIdle() { client.setDeadline(at: idle.at) }
+    func armIdle() { client.setDeadline(at: deadline(idle.at)) }
+
+    /// `at`, or the ClientHello's deadline when that comes first.
+    private func deadline(_ at: UInt64) -> UInt64 {
+        if case .pending(let until) = hello { return min(at, until) }
+        return at
+    }
 
     func jobDeadlinePassed() {
         guard !isEnded, upstreamFD >= 0 else { return }
+        if case .pending(let until) = hello, loop.now >= until {
+            context.journal.tunnelRefused(ProxyError.sniTimeout.logReason)
+            end(reason: ProxyError.sniTimeout.logReason)
+            return
+        }
         switch idle.check(now: loop.now, excused: false) {
-        case .rearm(let at): client.setDeadline(at: at)
+        case .rearm(let at): client.setDeadline(at: deadline(at))
         case .expired: end(reason: "idle-timeout")
         }
     }
@@ -282,7 +332,8 @@ final class Tunnel: TransferDelegate, ClientJob {
     private func record(_ reason: String?) {
         context.journal.answered(Journal.Record(
             client: client.peerHost, head: head, status: logStatus, bytesIn: bytesIn, bytesOut: bytesOut,
-            seconds: Double(loop.now - started) / 1e9, upstream: upstreamAddress, reason: reason))
+            seconds: Double(loop.now - started) / 1e9, upstream: upstreamAddress, reason: reason,
+            wouldDeny: wouldDeny ?? client.wouldDeny))
     }
 
     /// The client connection is closing.

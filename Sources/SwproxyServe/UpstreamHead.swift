@@ -47,7 +47,7 @@ struct UpstreamHead {
             out.append(HeaderField("Connection", "Upgrade"))
             out.append(HeaderField("Upgrade", u))
         }
-        if config.via { via.append("1.1 \(config.viaName)") }
+        if let v = config.viaEntry { via.append(v) }
         if !via.isEmpty { out.append(HeaderField("Via", via.joined(separator: ", "))) }
         if config.forwardedFor, client != nil { xff.append(clientHost) }
         if !xff.isEmpty { out.append(HeaderField("X-Forwarded-For", xff.joined(separator: ", "))) }

@@ -31,9 +31,11 @@ struct ServeCommand: ParsableCommand {
                 "connect-port", "max-connections", "max-body-size", "max-header-size", "header-timeout", "idle-timeout",
                 "connect-timeout", "read-timeout", "drain-timeout", "access-log", "log-format", "metrics-listen",
                 "via-name", "config", "upstream-proxy", "no-upstream-proxy-for", "reverse", "upstream-cacert",
+                "allow-host-file", "deny-host-file", "learn",
             ],
             flags: ["block-private", "quiet", "no-via", "no-forwarded-for", "print-config", "forward", "preserve-host",
-                    "no-upgrade", "upstream-http2", "upstream-h2c", "upstream-insecure", "proxy-protocol"],
+                    "no-upgrade", "upstream-http2", "upstream-h2c", "upstream-insecure", "proxy-protocol", "audit",
+                    "tunnel-check-sni", "tunnel-require-tls"],
             configOption: "config")
         s.sameSetting = ["port": "listen"]  // --port 3128 on the command line replaces the file's listen lines
         return s
@@ -84,8 +86,25 @@ struct ServeCommand: ParsableCommand {
             do { text = try readTextFile(f) } catch { throw ValidationError("--auth-file \(f): \(error)") }
             do { try c.auth.addHtpasswd(text, file: f) } catch { throw ValidationError(error.description) }
         }
-        c.allowHosts = access.allowHost
-        c.denyHosts = access.denyHost
+        do {
+            try c.addHostRules(access.allowHost, deny: false, option: "--allow-host")
+            try c.addHostRules(access.denyHost, deny: true, option: "--deny-host")
+            for (files, deny) in [(access.allowHostFile, false), (access.denyHostFile, true)] {
+                for f in files {
+                    let text: String
+                    do { text = try readTextFile(f) } catch {
+                        throw ValidationError("--\(deny ? "deny" : "allow")-host-file \(f): \(error)")
+                    }
+                    try c.addHostRuleFile(text, name: f, deny: deny)
+                }
+            }
+        } catch let e as ServeConfiguration.HostRuleError {
+            throw ValidationError(e.description)
+        }
+        c.audit = access.audit
+        c.learnPath = access.learn
+        c.tunnelCheckSNI = access.tunnelCheckSNI
+        c.tunnelRequireTLS = access.tunnelRequireTLS
         c.blockPrivate = access.blockPrivate
         c.limits.headerBytes = access.maxHeaderSize
         c.maxConnections = access.maxConnections
@@ -170,12 +189,36 @@ struct ServeAccessOptions: ParsableArguments {
     var authFile: [String] = []
 
     @Option(name: .customLong("allow-host"),
-            help: ArgumentHelp("Destination hosts allowed (example.com, *.example.com; repeatable).", valueName: "pattern"))
+            help: ArgumentHelp("Destinations allowed (example.com, *.example.com, host:port, *:443, an IP or CIDR; repeatable).",
+                               valueName: "rule"))
     var allowHost: [String] = []
 
     @Option(name: .customLong("deny-host"),
-            help: ArgumentHelp("Destination hosts refused (wins over --allow-host; repeatable).", valueName: "pattern"))
+            help: ArgumentHelp("Destinations refused (wins over the allow rules; repeatable).", valueName: "rule"))
     var denyHost: [String] = []
+
+    @Option(name: .customLong("allow-host-file"),
+            help: ArgumentHelp("Allow rules from a file, one a line, # comments (repeatable; SIGHUP reloads).", valueName: "file"))
+    var allowHostFile: [String] = []
+
+    @Option(name: .customLong("deny-host-file"),
+            help: ArgumentHelp("Deny rules from a file (repeatable; SIGHUP reloads).", valueName: "file"))
+    var denyHostFile: [String] = []
+
+    @Option(help: ArgumentHelp("Enforce no host rules; write every destination forwarded to this file, as an allow-list.",
+                               valueName: "file"))
+    var learn: String?
+
+    @Flag(help: "Evaluate host rules and log what they would refuse (would-deny), without refusing.")
+    var audit = false
+
+    @Flag(name: .customLong("tunnel-check-sni"),
+          help: "Check a tunnel's TLS server name against its CONNECT host (on whenever host rules are set).")
+    var tunnelCheckSNI = false
+
+    @Flag(name: .customLong("tunnel-require-tls"),
+          help: "Close tunnels whose first bytes are not a TLS ClientHello (implies --tunnel-check-sni).")
+    var tunnelRequireTLS = false
 
     @Flag(name: .customLong("block-private"),
           help: "Refuse destinations that resolve to loopback, private, link-local, CGNAT, multicast or unspecified addresses.")
@@ -242,8 +285,10 @@ struct ServeUpstreamOptions: ParsableArguments {
     @Flag(name: .customLong("no-via"), help: "Do not add Via.")
     var noVia = false
 
-    @Option(name: .customLong("via-name"), help: ArgumentHelp("This proxy's name in Via (and for loop detection).", valueName: "name"))
-    var viaName = "swproxy"
+    @Option(name: .customLong("via-name"),
+            help: ArgumentHelp("This proxy's name in Via and for loop detection (default: HOST:PORT, the host name and first listener's port).",
+                               valueName: "name"))
+    var viaName: String?
 
     @Flag(name: .customLong("no-forwarded-for"), help: "Do not append the client address to X-Forwarded-For.")
     var noForwardedFor = false

@@ -14,8 +14,14 @@ enum ServeConfigExample {
         # deny = 192.168.1.13/32
         # auth = "alice:change me"       # repeatable USER:PASS
         # auth-file = /etc/swproxy.htpasswd   # bcrypt ($2y$) or sha-crypt ($5$, $6$) hashes
-        # allow-host = *.example.com     # destination hosts; deny-host wins
-        # deny-host = ads.example.com
+        # allow-host = *.example.com     # destinations: name, *.name, *, IP or CIDR, each with an optional :port
+        # deny-host = ads.example.com    # deny rules win
+        # allow-host-file = /etc/swproxy/allow.txt   # one rule a line, '#' comments; repeatable; SIGHUP reloads
+        # deny-host-file = /etc/swproxy/deny.txt
+        # learn = /var/lib/swproxy/learned.txt       # enforce no host rules, write what was reached
+        # audit                          # log what host rules would refuse (would-deny), refuse nothing
+        # tunnel-check-sni               # on whenever host rules are set: TLS server name = CONNECT host
+        # tunnel-require-tls             # tunnels must start with a TLS ClientHello
         # block-private                  # refuse loopback/private/link-local destinations
         # connect-port = 443             # repeatable; CONNECT elsewhere gets 403
         # max-connections = 10000
@@ -37,7 +43,7 @@ enum ServeConfigExample {
 
         # --- Upstream
         # no-via
-        # via-name = swproxy
+        # via-name = proxy1.example.net:8080   # default: HOST:PORT of this machine and listener
         # no-forwarded-for
 
         """

@@ -48,7 +48,7 @@ final class ResponseFramingTests: XCTestCase {
                       HeaderField("X-Trace", "1"), HeaderField("Keep-Alive", "timeout=5"),
                       HeaderField("Transfer-Encoding", "chunked"), HeaderField("Via", "1.1 origin-cache")]
         let d = ResponseFraming.Decision(relay: .passThrough, chunked: true, connection: "close", keepAlive: false)
-        XCTAssertEqual(ResponseFraming.clientFields(origin, decision: d, via: "px").map { "\($0.name): \($0.value)" },
+        XCTAssertEqual(ResponseFraming.clientFields(origin, decision: d, via: "1.1 px").map { "\($0.name): \($0.value)" },
                        ["Content-Type: text/plain", "Via: 1.1 origin-cache, 1.1 px", "Transfer-Encoding: chunked",
                         "Connection: close"])
         XCTAssertEqual(ResponseFraming.clientFields([HeaderField("Link", "</a>")], decision: nil, via: nil).map(\.name),
@@ -58,7 +58,7 @@ final class ResponseFramingTests: XCTestCase {
     func testUpgradeAnswerFields() {
         let switching = [HeaderField("Upgrade", "websocket"), HeaderField("Connection", "Upgrade"),
                          HeaderField("Sec-WebSocket-Accept", "k")]
-        XCTAssertEqual(ResponseFraming.upgradeAnswerFields(status: 101, origin: switching, via: "px")
+        XCTAssertEqual(ResponseFraming.upgradeAnswerFields(status: 101, origin: switching, via: "1.1 px")
                         .map { "\($0.name): \($0.value)" },
                        ["Sec-WebSocket-Accept: k", "Via: 1.1 px", "Connection: Upgrade", "Upgrade: websocket"])
         let refused = [HeaderField("Transfer-Encoding", "chunked"), HeaderField("Content-Type", "text/html")]

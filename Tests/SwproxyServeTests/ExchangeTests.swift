@@ -9,6 +9,7 @@ import XCTest
 final class FakeClient: ClientSide {
     var peer: SocketAddress? = SocketAddress(host: "192.0.2.1", port: 4000)
     var peerHost = "192.0.2.1"
+    var wouldDeny: String?
     var input: [UInt8] = []
     var inputEnded = false
     var output: [UInt8] = []
@@ -126,7 +127,7 @@ final class ExchangeResponseTests: XCTestCase {
     }
 
     func testHeadIsHeldForTheFirstBodyBytes() {
-        var r = ExchangeResponse(method: "GET", clientVersion: .http11, keepAlive: true, via: "px")
+        var r = ExchangeResponse(method: "GET", clientVersion: .http11, keepAlive: true, via: "1.1 px")
         let c = FakeClient()
         let steps = lines(&r, "HTTP/1.1 200 OK\nContent-Length: 2\nConnection: x\nX: 1\n\n", to: c)
         XCTAssertEqual(steps.last, .head)
@@ -164,12 +165,12 @@ final class ExchangeResponseTests: XCTestCase {
     }
 
     func testInterimResponses() {
-        var r = ExchangeResponse(method: "POST", clientVersion: .http11, keepAlive: true, via: "px")
+        var r = ExchangeResponse(method: "POST", clientVersion: .http11, keepAlive: true, via: "1.1 px")
         let c = FakeClient()
         XCTAssertEqual(lines(&r, "HTTP/1.1 100 Continue\n\n", to: c).last, .head)
         XCTAssertFalse(r.started)
         XCTAssertEqual(c.text, "HTTP/1.1 100 Continue\r\nVia: 1.1 px\r\n\r\n")
-        var old = ExchangeResponse(method: "POST", clientVersion: .http10, keepAlive: false, via: "px")
+        var old = ExchangeResponse(method: "POST", clientVersion: .http10, keepAlive: false, via: "1.1 px")
         let d = FakeClient()
         _ = lines(&old, "HTTP/1.1 103 Early Hints\nLink: </a>\n\n", to: d)
         XCTAssertEqual(d.writes, 0, "no 1xx for an HTTP/1.0 client")

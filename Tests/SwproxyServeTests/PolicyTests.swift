@@ -16,14 +16,109 @@ func head(_ text: String) -> RequestHead {
 
 /// The pure policy predicates, as tables: each row a case a user would write.
 final class PolicyTests: XCTestCase {
+    func rules(_ allow: [String], _ deny: [String] = []) -> HostRules {
+        func parse(_ t: String) -> HostRule { try! HostRule.parse(t).get() }
+        return HostRules(allow: allow.map(parse), deny: deny.map(parse))
+    }
+
     func testHostRules() {
-        let rules = HostRules(allow: ["example.com", "*.example.org"], deny: ["bad.example.org"])
-        for (host, ok) in [("example.com", true), ("EXAMPLE.com", true), ("www.example.com", false),
-                           ("a.example.org", true), ("example.org", false), ("bad.example.org", false),
-                           ("x.bad.example.org", true), ("other.net", false)] {
-            XCTAssertEqual(rules.permits(host), ok, host)
+        let r = rules(["example.com", "*.example.org", "api.test:8443", "*.cdn.test:443", "10.0.0.0/8", "192.0.2.7:22",
+                       "[2001:db8::1]:443", "*:9999"], ["bad.example.org", "10.9.0.0/16"])
+        for (host, port, ok) in [("example.com", 80, true), ("EXAMPLE.com.", 443, true), ("www.example.com", 80, false),
+                                 ("a.example.org", 80, true), ("example.org", 80, false), ("bad.example.org", 80, false),
+                                 ("x.bad.example.org", 80, true), ("other.net", 80, false),
+                                 ("api.test", 8443, true), ("api.test", 443, false),
+                                 ("a.cdn.test", 443, true), ("a.cdn.test", 80, false), ("cdn.test", 443, false),
+                                 ("10.1.2.3", 443, true), ("10.9.1.1", 443, false), ("11.0.0.1", 443, false),
+                                 ("192.0.2.7", 22, true), ("192.0.2.7", 443, false),
+                                 ("[2001:db8::1]", 443, true), ("2001:db8::1", 443, true), ("2001:db8::2", 443, false),
+                                 ("anything.test", 9999, true), ("10.9.1.1", 9999, false), ("1.2.3.4", 9999, true)] {
+            XCTAssertEqual(r.permits(Destination(host: host, port: port)), ok, "\(host):\(port)")
         }
-        XCTAssertTrue(HostRules(allow: [], deny: ["x.com"]).permits("y.com"))
+        XCTAssertTrue(rules([], ["x.com"]).permits(Destination(host: "y.com", port: 80)))
+        // A name rule never matches an IP literal, so an allow-list of names refuses every address.
+        XCTAssertFalse(rules(["*.example.com", "example.com"]).permits(Destination(host: "93.184.216.34", port: 443)))
+    }
+
+    func testHostRuleSyntax() {
+        for (text, back) in [("Example.COM", "example.com"), ("*.example.com:443", "*.example.com:443"), ("*", "*"),
+                             ("*:443", "*:443"), ("10.0.0.0/8", "10.0.0.0/8"), ("10.1.2.3", "10.1.2.3"),
+                             ("10.1.2.3:22", "10.1.2.3:22"), ("::1", "::1"), ("[::1]:8080", "[::1]:8080"),
+                             ("2001:db8::/32", "2001:db8::/32"), ("[2001:db8::/32]:443", "[2001:db8::/32]:443"),
+                             ("host.test.", "host.test"), ("under_score.test", "under_score.test")] {
+            guard case .success(let r) = HostRule.parse(text) else { XCTFail(text); continue }
+            XCTAssertEqual(r.description, back, text)
+        }
+        for bad in ["", "exa mple.com", "a..b", "host:0", "host:70000", "host:x", "[::1", "[::1]x", "10.0.0.0/33",
+                    "*.", "a*.test", "http://x.test", "x.test/path"] {
+            if case .success(let r) = HostRule.parse(bad) { XCTFail("\(bad) parsed as \(r)") }
+        }
+    }
+
+    func testHostRuleFile() throws {
+        let text = "# allowed\nexample.com\n\n  *.example.org:443   # trailing comment\r\n10.0.0.0/8\n"
+        XCTAssertEqual(try HostRule.parseFile(text, name: "f").map(\.description), ["example.com", "*.example.org:443", "10.0.0.0/8"])
+        XCTAssertThrowsError(try HostRule.parseFile("ok.test\n# x\nbad host\n", name: "/etc/allow.txt")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("/etc/allow.txt:3: "), "\(e)")
+        }
+        var c = ServeConfiguration()
+        XCTAssertThrowsError(try c.addHostRules(["ok.test", "no good"], deny: false, option: "--allow-host")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("--allow-host 'no good'"), "\(e)")
+        }
+    }
+
+    /// --audit: a host refusal is only noted; --learn: nothing is refused by host rules, and what was
+    /// forwarded is collected as `host:port` lines.
+    func testAuditAndLearn() throws {
+        var c = ServeConfiguration()
+        try c.addHostRules(["ok.test"], deny: false, option: "--allow-host")
+        let get = head("GET http://no.test/ HTTP/1.1\nHost: no.test\n\n")
+        XCTAssertEqual(Policy(config: c).verdict(for: get, client: nil), .refuse(.hostDenied))
+        c.audit = true
+        XCTAssertEqual(Policy(config: c).verdict(for: get, client: nil), .forward(wouldDeny: "host-denied"))
+        XCTAssertEqual(Policy(config: c).verdict(for: head("GET http://ok.test/ HTTP/1.1\nHost: ok.test\n\n"), client: nil),
+                       .forward(wouldDeny: nil))
+        c.audit = false
+        let learner = try DestinationLearner(path: "/nonexistent/learned", existing: "# old\nold.test:80\n")
+        c.learner = learner
+        let p = Policy(config: c)
+        XCTAssertEqual(p.verdict(for: get, client: nil), .forward(wouldDeny: "host-denied"))
+        _ = p.verdict(for: head("CONNECT [2001:db8::1]:443 HTTP/1.1\nHost: x\n\n"), client: nil)
+        _ = p.verdict(for: head("GET http://NO.test/again HTTP/1.1\nHost: no.test\n\n"), client: nil)
+        _ = p.verdict(for: head("CONNECT a.test:22 HTTP/1.1\nHost: x\n\n"), client: nil)  // refused: port
+        XCTAssertEqual(learner.lines, ["[2001:db8::1]:443", "no.test:80", "old.test:80"])
+        XCTAssertThrowsError(try DestinationLearner(path: "x", existing: "not a rule list\n"))
+    }
+
+    /// A tunnel's ClientHello against its CONNECT host and the rules.
+    func testHelloVerdicts() throws {
+        var c = ServeConfiguration()
+        try c.addHostRules(["*.ok.test", "192.0.2.1"], deny: false, option: "--allow-host")
+        let p = Policy(config: c)
+        XCTAssertTrue(p.checksTunnelHello)
+        XCTAssertFalse(Policy(config: ServeConfiguration()).checksTunnelHello)
+        let rows: [(TLSClientHello.Inspection, String, String?)] = [
+            (.hello(serverName: "a.ok.test", ech: false), "a.ok.test", nil),
+            (.hello(serverName: "A.OK.test.", ech: false), "a.ok.test", nil),
+            (.hello(serverName: "b.ok.test", ech: false), "a.ok.test", "sni-mismatch"),
+            (.hello(serverName: "evil.test", ech: false), "a.ok.test", "sni-mismatch"),
+            (.hello(serverName: "evil.test", ech: true), "a.ok.test", "sni-mismatch"),
+            (.hello(serverName: nil, ech: false), "a.ok.test", "sni-missing"),
+            (.hello(serverName: nil, ech: false), "192.0.2.1", nil),
+            (.hello(serverName: "a.ok.test", ech: false), "192.0.2.1", "sni-mismatch"),
+            (.notTLS, "a.ok.test", nil),
+            (.malformed, "a.ok.test", "sni-unreadable"),
+            (.needMore, "a.ok.test", nil),
+        ]
+        for (inspection, host, reason) in rows {
+            let v = p.checkHello(inspection, connectHost: host, port: 443)
+            XCTAssertEqual(v?.error.logReason, reason, "\(inspection) for \(host)")
+            if v != nil { XCTAssertTrue(v!.enforced) }
+        }
+        c.tunnelRequireTLS = true
+        XCTAssertEqual(Policy(config: c).checkHello(.notTLS, connectHost: "a.ok.test", port: 443)?.error, .notTLS)
+        c.audit = true
+        XCTAssertEqual(Policy(config: c).checkHello(.notTLS, connectHost: "a.ok.test", port: 443)?.enforced, false)
     }
 
     func testPrivateAddresses() {
@@ -65,9 +160,11 @@ final class PolicyTests: XCTestCase {
     func testPolicyOrderAndVerdicts() {
         var c = ServeConfiguration()
         c.connectPorts = [443]
-        c.denyHosts = ["blocked.test"]
+        try! c.addHostRules(["blocked.test"], deny: true, option: "--deny-host")
         c.maxBodySize = 10
-        let p = Policy(config: c)
+        c.viaName = "swproxy"
+        let policy = Policy(config: c)
+        let p = Checker(policy: policy)
         XCTAssertNil(p.check(head("GET http://ok.test/ HTTP/1.1\nHost: ok.test\n\n"), client: nil))
         XCTAssertEqual(p.check(head("GET http://blocked.test/ HTTP/1.1\nHost: blocked.test\n\n"), client: nil), .hostDenied)
         XCTAssertEqual(p.check(head("CONNECT ok.test:22 HTTP/1.1\nHost: ok.test:22\n\n"), client: nil), .forbiddenPort)
@@ -77,6 +174,15 @@ final class PolicyTests: XCTestCase {
         XCTAssertEqual(p.check(head("GET http://ok.test/ HTTP/1.1\nHost: ok.test\nVia: 1.1 swproxy\n\n"), client: nil), .loop)
         // Loop before host rules: a looping request to a denied host is a loop.
         XCTAssertEqual(p.check(head("GET http://blocked.test/ HTTP/1.1\nHost: x\nVia: 1.1 swproxy\n\n"), client: nil), .loop)
+    }
+
+    /// `Policy.check` without the audit note.
+    struct Checker {
+        let policy: Policy
+        func check(_ h: RequestHead, client: SocketAddress?) -> ProxyError? {
+            var note: String?
+            return policy.check(h, client: client, wouldDeny: &note)
+        }
     }
 
     func testMaxForwards() {
@@ -124,7 +230,7 @@ final class ProxyErrorTests: XCTestCase {
         let text = String(decoding: ProxyError.hostDenied.response(via: "1.1 swproxy"), as: UTF8.self)
         XCTAssertTrue(text.hasPrefix("HTTP/1.1 403 "), text)
         XCTAssertTrue(text.contains("\r\nConnection: close\r\n") && text.contains("\r\nVia: 1.1 swproxy\r\n"), text)
-        XCTAssertTrue(text.hasSuffix("\r\n\r\ndestination host not allowed\n"), text)
+        XCTAssertTrue(text.hasSuffix("\r\n\r\ndestination host not allowed\nreason: host-denied\n"), text)
     }
 }
 
@@ -135,8 +241,19 @@ final class UpstreamHeadTests: XCTestCase {
             + "Keep-Alive: 5\nVia: 1.0 first\nX-Forwarded-For: 1.2.3.4\nX-Keep: yes\n\n")
         let client = SocketAddress(host: "10.0.0.7", port: 5)
         let fields = UpstreamHead(config: ServeConfiguration(), head: h, client: client, clientHost: "10.0.0.7").fields()
+        // The default received-by name is this host's name and the first listener's port.
+        let name = ServeConfiguration.defaultViaName(listen: ServeConfiguration().listen)
+        XCTAssertTrue(name.hasSuffix(":8080") && name.count > 5, name)
         XCTAssertEqual(fields.map { "\($0.name): \($0.value)" },
-                       ["X-Keep: yes", "Via: 1.0 first, 1.1 swproxy", "X-Forwarded-For: 1.2.3.4, 10.0.0.7"])
+                       ["X-Keep: yes", "Via: 1.0 first, 1.1 \(name) (swproxy/\(ProductVersion.string))",
+                        "X-Forwarded-For: 1.2.3.4, 10.0.0.7"])
+        var named = ServeConfiguration()
+        named.viaName = "edge-1"
+        named.settle(listen: [SocketAddress(parsing: "127.0.0.1:3128")!])
+        XCTAssertEqual(named.viaEntry, "1.1 edge-1 (swproxy/\(ProductVersion.string))")
+        var unnamed = ServeConfiguration()
+        unnamed.settle(listen: [SocketAddress(parsing: "127.0.0.1:3128")!])
+        XCTAssertTrue(unnamed.receivedBy.hasSuffix(":3128"), unnamed.receivedBy)
     }
 
     func testQuoting() {
@@ -166,8 +283,9 @@ final class PolicyVerdictTests: XCTestCase {
     func testVerdictOrder() {
         var c = ServeConfiguration()
         c.auth = ProxyAuth()
+        c.viaName = "swproxy"
         let p = Policy(config: c)
-        XCTAssertEqual(p.verdict(for: head("GET http://a/ HTTP/1.1\nHost: a\n\n"), client: nil), .forward)
+        XCTAssertEqual(p.verdict(for: head("GET http://a/ HTTP/1.1\nHost: a\n\n"), client: nil), .forward(wouldDeny: nil))
         XCTAssertEqual(p.verdict(for: head("GET /x HTTP/1.1\nHost: a\n\n"), client: nil), .refuse(.originForm))
         // The proxy's own answer comes before the mode check: OPTIONS * with Max-Forwards: 0.
         guard case .answer(200, _) = p.verdict(for: head("OPTIONS * HTTP/1.1\nHost: a\nMax-Forwards: 0\n\n"), client: nil)

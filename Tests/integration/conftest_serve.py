@@ -243,6 +243,11 @@ def connect_refused(port, authority):
     return Response(head + rest)
 
 
+def via_entry(proxy=None, name=None):
+    """This proxy's Via entry: `1.1 NAME (swproxy/VERSION)`, NAME by default the host name and its port."""
+    return f"1.1 {name or socket.gethostname().lower() + ':' + str(proxy.port)} (swproxy/0.1.0)"
+
+
 def eventually(check, timeout=10.0):
     deadline = time.time() + timeout
     while True:

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from conftest import TempDaemon, free_port
-from conftest_serve import connect_refused, get, log_has, tunnel_get
+from conftest_serve import connect_refused, get, log_has, tunnel_get, via_entry
 from socks5 import Socks5Server, TLSFront
 
 
@@ -24,7 +24,7 @@ def test_chain_get_through_second_swproxy(start, origin):
     assert [x.target for x in seen] == ["/echo?chain=1"]
     hdrs = dict(seen[0].headers)
     assert hdrs["Host"] == f"127.0.0.1:{origin.port}"
-    assert hdrs["Via"] == "1.1 swproxy, 1.1 swproxy-b"  # A's hop, then B's
+    assert hdrs["Via"] == f"{via_entry(a)}, {via_entry(name='swproxy-b')}"  # A's hop, then B's
     assert hdrs["X-Forwarded-For"] == "127.0.0.1, 127.0.0.1"
     assert "Proxy-Connection" not in hdrs and "Proxy-Authorization" not in hdrs
     assert log_has(b, rf'"GET {re.escape(origin.base)}/echo\?chain=1 HTTP/1\.1" 200 ')
@@ -71,7 +71,7 @@ def test_chain_through_https_proxy(start, origin, cert):
         origin.take()
         r = get(a.port, f"{origin.base}/echo")
         assert r.status == 200, r
-        assert dict(origin.take()[0].headers)["Via"] == "1.1 swproxy, 1.1 swproxy-b"
+        assert dict(origin.take()[0].headers)["Via"] == f"{via_entry(a)}, {via_entry(name='swproxy-b')}"
         assert front.handshakes >= 1
         assert log_has(b, rf'"GET {re.escape(origin.base)}/echo HTTP/1\.1" 200 ')
         r = tunnel_get(a.port, f"127.0.0.1:{origin.port}", "/path/over-tls-proxy", allow_empty=True)
@@ -209,7 +209,7 @@ def test_chain_through_squid(start, origin, squid):
     seen = origin.take()
     assert [x.target for x in seen] == ["/echo"]
     via = dict(seen[0].headers)["Via"]
-    assert via.startswith("1.1 swproxy, 1.1 ") and "squid" in via, via
+    assert via.startswith(via_entry(a) + ", 1.1 ") and "squid" in via, via
     r = tunnel_get(a.port, f"127.0.0.1:{origin.port}", "/path/through-squid")
     assert r.status == 200 and r.body == b"path /path/through-squid\n", r
     assert [x.target for x in origin.take()] == ["/path/through-squid"]

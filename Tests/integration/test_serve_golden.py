@@ -7,7 +7,7 @@
   origin-saw.http        expected: the exact bytes the origin received (absent: nothing)
   client-got.http        expected: the exact bytes the client received until the proxy closed
 
-{ORIGIN} stands for the origin's 127.0.0.1:PORT, {CLOSED} for a port nothing listens on (both also in
+{VIA} stands for the proxy's default Via name (HOST:PORT), {ORIGIN} for the origin's 127.0.0.1:PORT, {CLOSED} for a port nothing listens on (both also in
 proxy-args), {PROXY} for the proxy. Run with SWPROXY_RECORD=1 to re-record the expected files on purpose (then read the diff)."""
 
 import os
@@ -128,12 +128,14 @@ def test_golden(case, swproxy):
     closed = free_port()
     args = [a.replace("{ORIGIN}", f"127.0.0.1:{origin.port}").replace("{CLOSED}", f"127.0.0.1:{closed}") for a in args]
     proxy = Proxy(swproxy, "--quiet", *args)
-    subs = [(f"127.0.0.1:{origin.port}".encode(), b"{ORIGIN}"), (f"127.0.0.1:{closed}".encode(), b"{CLOSED}"),
+    # The default Via name: this host's name and the proxy's port.
+    subs = [(f"{socket.gethostname().lower()}:{proxy.port}".encode(), b"{VIA}"),
+            (f"127.0.0.1:{origin.port}".encode(), b"{ORIGIN}"), (f"127.0.0.1:{closed}".encode(), b"{CLOSED}"),
             (f"127.0.0.1:{proxy.port}".encode(), b"{PROXY}"), (str(closed).encode(), b"{CLOSED_PORT}"),
             (str(origin.port).encode(), b"{ORIGIN_PORT}")]
     try:
         client = read(case, "client.http")
-        for real, placeholder in subs[:3]:
+        for real, placeholder in subs[:4]:
             client = client.replace(placeholder, real)
         s = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
         s.sendall(client)

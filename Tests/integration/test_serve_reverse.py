@@ -4,7 +4,7 @@ test_beyond.py; shared helpers in conftest_serve.py, the `start` and `cert` fixt
 import socket
 
 from conftest import run, wait_port
-from conftest_serve import Response, connect_refused, exchange, free_port6, get, read_until_close, tunnel_get
+from conftest_serve import Response, connect_refused, exchange, free_port6, get, read_until_close, tunnel_get, via_entry
 
 
 def test_reverse_origin_form_with_forwarding_fields(start, origin):
@@ -24,7 +24,7 @@ def test_reverse_origin_form_with_forwarding_fields(start, origin):
     assert own == [("X-First", "1"), ("Accept", "*/*")]
     added = sorted(h for h in rec.headers[1:] if h not in own)
     assert added == sorted([
-        ("Via", "1.1 swproxy"),
+        ("Via", via_entry(p)),
         ("X-Forwarded-For", "127.0.0.1"),
         ("X-Forwarded-Proto", "http"),
         ("X-Forwarded-Host", "front.example"),
@@ -101,7 +101,7 @@ def test_reverse_with_forward_also_proxies(start, origin):
     assert [x.target for x in seen] == ["/path/absolute", "/path/tunnel", "/base/rev"]
     fwd = dict(seen[0].headers)
     # forwarded as a forward proxy does: no reverse-proxy fields
-    assert fwd["Host"] == f"127.0.0.1:{origin.port}" and fwd["Via"] == "1.1 swproxy"
+    assert fwd["Host"] == f"127.0.0.1:{origin.port}" and fwd["Via"] == via_entry(p)
     for name in ("X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded"):
         assert name not in fwd
     assert dict(seen[2].headers)["X-Forwarded-Host"] == "front.example"

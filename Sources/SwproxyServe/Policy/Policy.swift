@@ -11,8 +11,9 @@ import SwproxyLoop
 final class Policy {
     /// The verdict on one request head.
     enum Verdict: Equatable {
-        /// Forward it (exchange, tunnel or upgrade).
-        case forward
+        /// Forward it (exchange, tunnel or upgrade). `wouldDeny`: under `--audit` (or `--learn`), the reason
+        /// the host rules would have refused it.
+        case forward(wouldDeny: String?)
         /// The proxy answers it itself with this complete response.
         case answer(status: Int, bytes: [UInt8])
         case refuse(ProxyError)
@@ -28,11 +29,14 @@ final class Policy {
     private let hosts: HostRules
     private let access: ClientAccess
     private var verified: Set<String> = []
+    /// Host rules are logged, not enforced (`--audit`, and `--learn`, which lets everything through).
+    private let enforcesHosts: Bool
 
     init(config: ServeConfiguration) {
         self.config = config
         hosts = HostRules(allow: config.allowHosts, deny: config.denyHosts)
         access = ClientAccess(allow: config.allow, deny: config.deny)
+        enforcesHosts = !config.audit && config.learner == nil
     }
 
     /// --allow / --deny: checked at accept, or against the address a PROXY header names.
@@ -42,12 +46,14 @@ final class Policy {
 
     /// Everything decided from the head: `check`, then the proxy's own answers, then the mode checks.
     func verdict(for head: RequestHead, client: SocketAddress?) -> Verdict {
-        if let e = check(head, client: client) { return .refuse(e) }
+        var wouldDeny: String?
+        if let e = check(head, client: client, wouldDeny: &wouldDeny) { return .refuse(e) }
         if let a = answerLocally(head) { return .answer(status: a.status, bytes: a.bytes) }
         if let e = Policy.modeRefusal(head.target, forwards: config.forwards, reverse: config.reverse != nil) {
             return .refuse(e)
         }
-        return .forward
+        if let learner = config.learner, let d = Policy.destination(of: head.target) { learner.saw(d) }
+        return .forward(wouldDeny: wouldDeny)
     }
 
     /// What this proxy serves: absolute-form and CONNECT when it forwards, origin-form when it is a reverse
@@ -66,17 +72,20 @@ final class Policy {
         return bytes <= max
     }
 
-    func check(_ head: RequestHead, client: SocketAddress?) -> ProxyError? {
+    /// The first check the head fails, or nil. A host-rule refusal that is only audited is put in
+    /// `wouldDeny` instead.
+    func check(_ head: RequestHead, client: SocketAddress?, wouldDeny: inout String?) -> ProxyError? {
         if config.auth.isEnabled && !authenticated(head.field("proxy-authorization")) {
             return .authRequired
         }
-        if LoopDetection.viaHasOwnToken(head.fields("via"), name: config.viaName)
+        if LoopDetection.viaHasOwnToken(head.fields("via"), name: config.receivedBy)
             || LoopDetection.targetsOwnListener(head.target, listen: config.listen)
         {
             return .loop
         }
-        if !hosts.isEmpty, let host = Policy.host(of: head.target), !hosts.permits(host) {
-            return .hostDenied
+        if !hosts.isEmpty, let d = Policy.destination(of: head.target), !hosts.permits(d) {
+            if enforcesHosts { return .hostDenied }
+            wouldDeny = ProxyError.hostDenied.logReason
         }
         if case .authority(_, let port) = head.target, !config.connectPorts.contains(port) {
             return .forbiddenPort
@@ -101,13 +110,42 @@ final class Policy {
         return true
     }
 
-    static func host(of target: RequestTarget) -> String? {
+    /// Where an absolute-form or CONNECT request goes; nil for origin-form (a reverse proxy's backend).
+    static func destination(of target: RequestTarget) -> Destination? {
         switch target {
-        case .absolute(_, let h, _, _), .authority(let h, _):
-            return h.hasPrefix("[") ? String(h.dropFirst().dropLast()) : h
-        default:
-            return nil
+        case .absolute(_, let h, let p, _), .authority(let h, let p): return Destination(host: h, port: p)
+        default: return nil
         }
+    }
+
+    /// Whether a tunnel's first client bytes must be a TLS ClientHello whose server name is checked
+    /// (`checkHello`) before anything goes upstream.
+    var checksTunnelHello: Bool { config.tunnelCheckSNI || config.tunnelRequireTLS || !hosts.isEmpty }
+
+    /// The verdict on a tunnel's first client bytes: nil to relay, else the refusal. `enforced` is false
+    /// when the refusal is only audited (and the tunnel relays).
+    /// - No server name: accepted for a CONNECT to an IP literal (clients send none for addresses), refused
+    ///   (`sni-missing`) for a name.
+    /// - A name that is not the CONNECT host (case and a trailing dot aside), or that the host rules refuse:
+    ///   `sni-mismatch`. With ECH the name seen is the outer (public) one, so it must be the CONNECT host too.
+    /// - Bytes that are not TLS: relayed, unless `--tunnel-require-tls` (`not-tls`); a handshake that cannot
+    ///   be read: `sni-unreadable`.
+    func checkHello(_ hello: TLSClientHello.Inspection, connectHost: String, port: Int) -> (error: ProxyError, enforced: Bool)? {
+        let error: ProxyError?
+        let connect = Destination(host: connectHost, port: port)
+        switch hello {
+        case .needMore: return nil
+        case .notTLS: error = config.tunnelRequireTLS ? .notTLS : nil
+        case .malformed: error = .sniUnreadable
+        case .hello(let name, _):
+            if let n = name {
+                let sni = Destination(host: n, port: port)
+                error = sni.host != connect.host || (!hosts.isEmpty && !hosts.permits(sni)) ? .sniMismatch : nil
+            } else {
+                error = connect.address == nil ? .sniMissing : nil
+            }
+        }
+        return error.map { ($0, enforcesHosts) }
     }
 
     /// `OPTIONS`/`TRACE` with `Max-Forwards: 0` are answered by the proxy itself (RFC 9110 §7.6.2).
@@ -129,7 +167,7 @@ final class Policy {
             fields.append(HeaderField("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE, CONNECT"))
         }
         fields.append(HeaderField("Content-Length", String(body.count)))
-        if config.via { fields.append(HeaderField("Via", "1.1 \(config.viaName)")) }
+        if let v = config.viaEntry { fields.append(HeaderField("Via", v)) }
         if !head.keepAlive { fields.append(HeaderField("Connection", "close")) }
         return (200, HeadWriter.response(status: 200, reason: "", fields: fields) + body)
     }
