@@ -25,12 +25,13 @@ let package = Package(
         .systemLibrary(name: "CSystem"),
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         .systemLibrary(name: "CDigest", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CTLS", providers: [.apt(["libssl-dev"])]),
         .target(name: "SwproxyHTTP", swiftSettings: hotPath),
         .target(name: "SwproxyConfig"),
         .target(name: "SwproxyLoop", dependencies: ["CSystem"], swiftSettings: hotPath),
         .target(name: "SwproxyCurl", dependencies: ["CCurl", "SwproxyLoop"], swiftSettings: hotPath),
         .target(name: "SwproxyFetch", dependencies: ["CDigest", "SwproxyLoop", "SwproxyCurl", "SwproxyConfig"], swiftSettings: hotPath),
-        .target(name: "SwproxyServe", dependencies: ["CCrypt", "SwproxyLoop", "SwproxyCurl", "SwproxyHTTP"], swiftSettings: hotPath),
+        .target(name: "SwproxyServe", dependencies: ["CCrypt", "CTLS", "SwproxyLoop", "SwproxyCurl", "SwproxyHTTP"], swiftSettings: hotPath),
         .executableTarget(
             name: "swproxy",
             dependencies: [

@@ -1,4 +1,4 @@
--- wrk script for bench/serve.sh.
+-- wrk script for bench/serve.sh and bench/tls.sh.
 --   WRK_TARGET=http://127.0.0.1:ORIGIN/small wrk ... -s bench/serve.lua http://127.0.0.1:PROXYPORT
 -- wrk connects to the host:port on its command line; every request carries WRK_TARGET as its
 -- request target, so an absolute URL makes it an absolute-form (forward proxy) request, and a bare
@@ -11,6 +11,12 @@ local authority = target:match("^https?://([^/]+)")
 if authority then
   -- Host must name the origin, not the proxy wrk happens to connect to.
   wrk.headers["Host"] = authority
+end
+
+-- WRK_CLOSE=1: every request asks to close its connection (a new TCP connection, and with https:// a new
+-- TLS handshake, per request).
+if os.getenv("WRK_CLOSE") == "1" then
+  wrk.headers["Connection"] = "close"
 end
 
 function done(summary, latency, requests)

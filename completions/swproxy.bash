@@ -418,8 +418,8 @@ _swproxy_fetch() {
 _swproxy_serve() {
     repeating_flags=()
     non_repeating_flags=(--proxy-protocol --audit --tunnel-check-sni --tunnel-require-tls --block-private --quiet --no-via --no-forwarded-for --forward --preserve-host --no-upgrade --upstream-http2 --upstream-h2c --upstream-insecure --print-config --version -h --help)
-    repeating_options=(--listen --allow --deny --auth --auth-file --allow-host --deny-host --allow-host-file --deny-host-file --connect-port --no-upstream-proxy-for)
-    non_repeating_options=(--port --threads --learn --max-connections --max-body-size --max-header-size --header-timeout --idle-timeout --connect-timeout --read-timeout --drain-timeout --access-log --log-format --metrics-listen --via-name --upstream-proxy --reverse --upstream-cacert --config)
+    repeating_options=(--listen --listen-tls --allow --deny --auth --auth-file --allow-host --deny-host --allow-host-file --deny-host-file --connect-port --upstream-proxy --no-upstream-proxy-for)
+    non_repeating_options=(--port --threads --tls-cert --tls-key --learn --max-connections --max-body-size --max-header-size --header-timeout --idle-timeout --connect-timeout --read-timeout --drain-timeout --access-log --log-format --metrics-listen --via-name --reverse --upstream-cacert --config)
     __swproxy_offer_flags_options 0
 
     # Offer option value completions
@@ -431,6 +431,15 @@ _swproxy_serve() {
         return
         ;;
     '--threads')
+        return
+        ;;
+    '--listen-tls')
+        return
+        ;;
+    '--tls-cert')
+        return
+        ;;
+    '--tls-key')
         return
         ;;
     '--allow')

@@ -1,3 +1,4 @@
+import Glibc
 import SwproxyHTTP
 import SwproxyLoop
 
@@ -16,6 +17,8 @@ final class ClientConnection: ClientSide {
     }
 
     let fd: Int32
+    /// On a `--listen-tls` listener: the TLS session every byte goes through.
+    private let tls: TLSStream?
     /// The client: the TCP peer, or the address a PROXY protocol header named.
     private(set) var peer: SocketAddress? {
         didSet { peerHost = peer?.host ?? "-" }
@@ -43,9 +46,17 @@ final class ClientConnection: ClientSide {
 
     private var config: ServeConfiguration { context.config }
 
-    /// `release`: called once, when the connection closed.
-    init(fd: Int32, peer: SocketAddress?, context: LoopContext, release: @escaping (ClientConnection) -> Void) throws {
+    /// `release`: called once, when the connection closed. `tls`: the context of the TLS listener it came
+    /// from, nil for a plain one.
+    init(fd: Int32, peer: SocketAddress?, context: LoopContext, tls: TLSServerContext? = nil,
+         release: @escaping (ClientConnection) -> Void) throws {
         self.fd = fd
+        if let t = tls {
+            guard let stream = TLSStream(context: t, fd: fd) else { throw SyscallError("SSL_new", errno: ENOMEM) }
+            self.tls = stream
+        } else {
+            self.tls = nil
+        }
         self.peer = peer
         peerHost = peer?.host ?? "-"
         self.context = context
@@ -89,9 +100,43 @@ final class ClientConnection: ClientSide {
     // MARK: events
 
     private func handle(_ events: IOEvents) {
+        // A TLS handshake that waited for the socket to take its flight goes on through the read side.
+        let handshakeWrite = tls?.wantsWritable == true && events.contains(.writable)
         if events.contains(.writable) || events.contains(.error) { flush() }
         if machine.isClosed { return }
-        if events.contains(.readable) || events.contains(.hangup) || events.contains(.error) { readAvailable() }
+        if handshakeWrite || events.contains(.readable) || events.contains(.hangup) || events.contains(.error) {
+            readAvailable()
+        }
+    }
+
+    /// One read from the client: through TLS on a TLS listener. Throws when the connection failed.
+    private func readClient(_ buf: UnsafeMutableRawBufferPointer) throws -> IOResult {
+        guard let t = tls else { return try Socket.read(fd, into: buf) }
+        return try t.read(into: buf)
+    }
+
+    /// One write to the client; nil when the connection failed.
+    private func writeClient(_ bytes: UnsafeRawBufferPointer) -> IOResult? {
+        guard let t = tls else { return try? Socket.write(fd, bytes) }
+        return try? t.write(bytes)
+    }
+
+    /// The TLS session failed: logged and counted when it was still in its handshake, then the connection
+    /// closes (there is no one to answer).
+    private func tlsFailed() {
+        if let t = tls, !t.handshakeDone {
+            let why = t.failure ?? "closed"
+            context.journal.tlsHandshakeFailed(client: peerHost, why: why)
+            // Plain HTTP to the TLS port (OpenSSL recognises it): say so in plain HTTP, as nginx does.
+            if why.hasSuffix("http request") || why.hasSuffix("https proxy request") {
+                let e = ProxyError(status: 400, message: "this port speaks TLS: use an https:// proxy URL",
+                                   logReason: "tls-handshake")
+                _ = e.response(via: nil).withUnsafeBytes { try? Socket.write(fd, $0) }
+                Socket.shutdownWrite(fd)
+                discardInput()
+            }
+        }
+        close()
     }
 
     private func readAvailable() {
@@ -104,15 +149,16 @@ final class ClientConnection: ClientSide {
         var total = 0
         reading: while true {
             let r: IOResult
-            do { r = try Socket.read(fd, into: buf) } catch {
-                close()
+            do { r = try readClient(buf) } catch {
+                tlsFailed()
                 return
             }
             switch r {
             case .bytes(let n):
                 input.append(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
                 total += n
-                if n < buf.count || input.readableBytes >= config.highWatermark { break reading }
+                // A short read drained the socket; TLS returns a record at a time: read on until it would block.
+                if (n < buf.count && tls == nil) || input.readableBytes >= config.highWatermark { break reading }
             case .wouldBlock:
                 break reading
             case .eof:
@@ -120,6 +166,14 @@ final class ClientConnection: ClientSide {
                 updateInterest()
                 break reading
             }
+        }
+        if let t = tls {
+            if t.takeJustCompleted() {
+                context.journal.tlsHandshake()
+                if !output.isEmpty { flush() }  // an answer queued before the handshake (a refused client)
+                if machine.isClosed { return }
+            }
+            updateInterest()
         }
         if input.readableBytes >= config.highWatermark { setReading(false) }
         if total > 0 || readSide == .ended {
@@ -256,7 +310,7 @@ final class ClientConnection: ClientSide {
         guard !machine.isClosed, bytes.count > 0 else { return }
         var rest = bytes
         if output.isEmpty {
-            switch try? Socket.write(fd, bytes) {
+            switch writeClient(bytes) {
             case .bytes(let n):
                 if n == bytes.count { return }
                 rest = UnsafeRawBufferPointer(rebasing: bytes[n...])
@@ -273,7 +327,7 @@ final class ClientConnection: ClientSide {
 
     private func flush() {
         while !output.isEmpty {
-            let r = output.withReadableBytes { try? Socket.write(fd, $0) }
+            let r = output.withReadableBytes { writeClient($0) }
             switch r {
             case .bytes(let n):
                 output.consume(n)
@@ -294,7 +348,10 @@ final class ClientConnection: ClientSide {
     var outputEmpty: Bool { output.isEmpty }
     var isClosed: Bool { machine.isClosed }
 
-    func shutdownOutput() { Socket.shutdownWrite(fd) }
+    func shutdownOutput() {
+        tls?.close()
+        Socket.shutdownWrite(fd)
+    }
 
     // MARK: ClientSide: the job's deadline
 
@@ -327,6 +384,7 @@ final class ClientConnection: ClientSide {
             job = nil
             j.abort()
         }
+        tls?.close()
         Socket.shutdownWrite(fd)
         input = ByteBuffer()
         if readSide == .paused { readSide = .open }
@@ -370,7 +428,9 @@ final class ClientConnection: ClientSide {
         guard !machine.isClosed else { return }
         var i: IOEvents = []
         if readSide == .open || (machine.state == .lingering && readSide != .ended) { i.insert(.readable) }
-        if !output.isEmpty { i.insert(.writable) }
+        // Output waits for a TLS handshake to finish; the handshake itself may wait to write.
+        if !output.isEmpty && tls?.handshakeDone != false { i.insert(.writable) }
+        if tls?.wantsWritable == true { i.insert(.writable) }
         guard i != interest else { return }
         interest = i
         context.loop.modify(registration, interest: i)

@@ -77,6 +77,15 @@ final class Journal {
         write(Record(client: client, head: nil, status: 400, reason: reason))
     }
 
+    /// A `--listen-tls` handshake completed.
+    func tlsHandshake() { metrics.counters.add(Metrics.Slot.tlsHandshakes) }
+
+    /// A `--listen-tls` handshake failed: logged (no request, no status but the log's 400) and counted.
+    func tlsHandshakeFailed(client: String, why: String) {
+        metrics.counters.add(Metrics.Slot.tlsHandshakeFailures)
+        write(Record(client: client, head: nil, status: 400, reason: "tls-handshake: \(why)"))
+    }
+
     func connectionOpened() {
         metrics.counters.add(Metrics.Slot.connectionsAccepted)
         metrics.counters.add(Metrics.Slot.connectionsActive)

@@ -31,7 +31,9 @@ final class Metrics: Sendable {
         static let durationBuckets = wouldDeny + reasons.count  // × buckets (non-cumulative)
         static let durationSumMicros = durationBuckets + buckets.count + 1  // + the +Inf bucket
         static let durationCount = durationSumMicros + 1
-        static let total = durationCount + 1
+        static let tlsHandshakes = durationCount + 1
+        static let tlsHandshakeFailures = tlsHandshakes + 1
+        static let total = tlsHandshakeFailures + 1
     }
 
     let counters = AtomicCounters(count: Slot.total)

@@ -61,7 +61,8 @@ final class MetricsServer {
             let draining = state.draining.load(ordering: .acquiring)
             switch (head.method, path) {
             case ("GET", "/metrics"), ("HEAD", "/metrics"):
-                respond(c, status: 200, body: MetricsText.render(state.metrics, draining: draining),
+                respond(c, status: 200, body: MetricsText.render(state.metrics, draining: draining)
+                            + (state.parents.withLock { $0 }?.metricsText(now: MonotonicClock.now()) ?? ""),
                         type: "text/plain; version=0.0.4; charset=utf-8", head: head.method == "HEAD")
             case ("GET", "/healthz"), ("HEAD", "/healthz"):
                 respond(c, status: draining ? 503 : 200, body: draining ? "draining\n" : "ok\n", type: "text/plain",

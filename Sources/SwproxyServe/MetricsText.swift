@@ -39,6 +39,10 @@ enum MetricsText {
             let v = sum(Metrics.Slot.wouldDeny + k)
             if v > 0 { out += "swproxy_would_deny_total{reason=\"\(reason)\"} \(v)\n" }
         }
+        header("swproxy_tls_handshakes_total", "counter", "TLS handshakes completed on --listen-tls listeners.")
+        out += "swproxy_tls_handshakes_total \(sum(Metrics.Slot.tlsHandshakes))\n"
+        header("swproxy_tls_handshake_failures_total", "counter", "TLS handshakes on --listen-tls listeners that failed.")
+        out += "swproxy_tls_handshake_failures_total \(sum(Metrics.Slot.tlsHandshakeFailures))\n"
         header("swproxy_upstream_errors_total", "counter", "Upstream failures before a response, by kind.")
         for (k, kind) in Metrics.upstreamKinds.enumerated() {
             out += "swproxy_upstream_errors_total{kind=\"\(kind)\"} \(sum(Metrics.Slot.upstreamErrors + k))\n"

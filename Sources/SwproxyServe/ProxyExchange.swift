@@ -19,6 +19,9 @@ final class ProxyExchange: TransferDelegate, ClientJob {
     private var body: RequestBody
     private var response: ExchangeResponse
     private var readDeadline: ActivityDeadline
+    /// With several `--upstream-proxy` parents: the order to try them in, and which is in use.
+    private var parentOrder: [Int] = []
+    private var attempt = 0
 
     init(client: ClientSide, context: LoopContext, head: RequestHead) {
         self.client = client
@@ -33,8 +36,10 @@ final class ProxyExchange: TransferDelegate, ClientJob {
     }
 
     func start() {
-        guard let route = context.router.route(head) else { return }
+        if let pool = config.parentPool, parentOrder.isEmpty { parentOrder = pool.order(now: context.loop.now) }
+        guard let route = context.router.route(head, parent: parentOrder.isEmpty ? 0 : parentOrder[attempt]) else { return }
         self.route = route
+        if let p = route.parent { config.parentPool?.started(p) }
         let easy = EasyHandle.make(from: context.easyPool)
         let t = Transfer(easy: easy, delegate: self, upload: body.present)
         if let filter = context.policy.destinationFilter { t.setAddressFilter(filter) }
@@ -97,8 +102,14 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         let ending = response.ending(ok: code == .ok, body: body, refused: refused) {
             ProxyError.upstream(code, t.easy.errorMessage(for: code), proxy: route?.proxyDisplay)
         }
+        let failOver = parentOutcome(t, code, ending)
         context.driver.recycle(t, into: context.easyPool)  // for the next request on this loop
         transfer = nil
+        if failOver {
+            attempt += 1
+            start()
+            return
+        }
         client.clearDeadline()
         switch ending {
         case .complete(let keepAlive):
@@ -114,6 +125,27 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         case .dropped:
             client.abort()
         }
+    }
+
+    /// Tells the parent pool how its parent did; true when the request is to go to the next parent: the
+    /// parent itself failed, nothing reached the client, no request body was taken from it, another parent
+    /// is left, and the request cannot have reached the origin (a failed connection, or an idempotent
+    /// method).
+    private func parentOutcome(_ t: Transfer, _ code: CurlCode, _ ending: ExchangeResponse.Ending) -> Bool {
+        guard let p = route?.parent, let pool = config.parentPool else { return false }
+        guard code != .ok else {
+            pool.succeeded(p)
+            return false
+        }
+        guard ParentPool.isParentFailure(code, connectCode: t.easy.info(.httpConnectCode)) else { return false }
+        var unanswered = false
+        if case .answer = ending { unanswered = true }
+        let unsent = code == .couldntConnect || code == .couldntResolveProxy || code == .proxy
+            || (code == .operationTimedOut && t.easy.info(.connectTime) == 0)
+        let again = unanswered && body.bytesIn == 0 && attempt + 1 < parentOrder.count
+            && (unsent || ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"].contains(head.method))
+        pool.failed(p, now: context.loop.now, failedOver: again)
+        return again
     }
 
     private func record(error: String?, upstream: String?) {

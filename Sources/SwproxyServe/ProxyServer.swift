@@ -23,21 +23,23 @@ public enum ProxyServer {
 
         // Bind everything first; with port 0 the first bind picks the port the others share.
         var perThread: [[Int32]] = Array(repeating: [], count: config.threads)
+        var tlsPerThread: [[Int32]] = Array(repeating: [], count: config.threads)
         var bound: [SocketAddress] = []
-        for address in config.listen {
+        var boundTLS: [SocketAddress] = []
+        for (address, tls) in config.listen.map({ ($0, false) }) + config.listenTLS.map({ ($0, true) }) {
             var actual = address
             for t in 0..<config.threads {
                 do {
                     let (fd, a) = try Socket.listen(on: actual, reusePort: true)
-                    perThread[t].append(fd)
+                    if tls { tlsPerThread[t].append(fd) } else { perThread[t].append(fd) }
                     actual = a
                 } catch {
                     printError("swproxy serve: cannot listen on \(address): \(error)")
-                    for fds in perThread { for fd in fds { Socket.close(fd) } }
+                    for fds in perThread + tlsPerThread { for fd in fds { Socket.close(fd) } }
                     return 1
                 }
             }
-            bound.append(actual)
+            if tls { boundTLS.append(actual) } else { bound.append(actual) }
         }
         var metricsFD: Int32 = -1
         if let m = config.metricsListen {
@@ -47,24 +49,26 @@ public enum ProxyServer {
                 printError("swproxy serve: metrics and health on http://\(a)/metrics and /healthz")
             } catch {
                 printError("swproxy serve: cannot listen on \(m) for metrics: \(error)")
-                for fds in perThread { for fd in fds { Socket.close(fd) } }
+                for fds in perThread + tlsPerThread { for fd in fds { Socket.close(fd) } }
                 return 1
             }
         }
         var effective = config
-        effective.settle(listen: bound)
+        effective.settle(listen: bound, tls: boundTLS)
         if let path = config.learnPath {
             do {
                 effective.learner = try DestinationLearner(path: path, existing: readWhole(path))
             } catch {
                 printError("swproxy serve: --learn \(error)")
-                for fds in perThread { for fd in fds { Socket.close(fd) } }
+                for fds in perThread + tlsPerThread { for fd in fds { Socket.close(fd) } }
                 if metricsFD >= 0 { Socket.close(metricsFD) }
                 return 2
             }
         }
         let learner = effective.learner
-        printError("swproxy serve: listening on \(bound.map(\.description).joined(separator: ", ")) (\(config.threads) thread\(config.threads == 1 ? "" : "s"))")
+        if !effective.upstreamProxies.isEmpty { effective.parentPool = ParentPool(effective.upstreamProxies) }
+        let shown = bound.map(\.description) + boundTLS.map { "\($0) (TLS)" }
+        printError("swproxy serve: listening on \(shown.joined(separator: ", ")) (\(config.threads) thread\(config.threads == 1 ? "" : "s"))")
 
         // Signals are taken by sigwait on this thread only.
         var set = sigset_t()
@@ -75,13 +79,15 @@ public enum ProxyServer {
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
         let state = SharedState(threads: config.threads)
+        state.parents.withLock { $0 = effective.parentPool }
         var threads: [pthread_t] = []
         for t in 0..<config.threads {
             let fds = perThread[t]
+            let tlsFDs = tlsPerThread[t]
             let cfg = effective
             let metrics = state.metrics[t]
             threads.append(startThread {
-                runWorker(config: cfg, listenFDs: fds, metrics: metrics, state: state)
+                runWorker(config: cfg, listenFDs: fds, tlsFDs: tlsFDs, metrics: metrics, state: state)
             })
         }
         var metricsThread: pthread_t?
@@ -139,7 +145,7 @@ public enum ProxyServer {
         }
         do {
             var c = try reload()
-            c.settle(listen: running.listen)
+            c.settle(listen: running.listen, tls: running.listenTLS)
             c.threads = running.threads
             // --learn is read at start: a reload keeps collecting into the same file.
             if c.learnPath != running.learnPath {
@@ -147,6 +153,12 @@ public enum ProxyServer {
             }
             c.learnPath = running.learnPath
             c.learner = running.learner
+            // The parents' health carries over while the list stays the same.
+            if let pool = state.parents.withLock({ $0 }), pool.parents == c.upstreamProxies {
+                c.parentPool = pool
+            } else {
+                c.parentPool = c.upstreamProxies.isEmpty ? nil : ParentPool(c.upstreamProxies)
+            }
             let problems = c.validate()
             guard problems.isEmpty else {
                 printError("swproxy serve: reload refused, keeping the old configuration: \(problems.joined(separator: "; "))")
@@ -155,6 +167,7 @@ public enum ProxyServer {
                 return
             }
             state.pending.withLock { $0 = c }
+            state.parents.withLock { $0 = c.parentPool }
             for h in state.handles.withLock({ $0 }) { h.notify(Worker.reloadSignal) }
             printError("swproxy serve: configuration reloaded")
         } catch {
@@ -163,7 +176,8 @@ public enum ProxyServer {
         }
     }
 
-    private static func runWorker(config: ServeConfiguration, listenFDs: [Int32], metrics: Metrics, state: SharedState) {
+    private static func runWorker(config: ServeConfiguration, listenFDs: [Int32], tlsFDs: [Int32], metrics: Metrics,
+                                  state: SharedState) {
         defer { state.finished.add(1, ordering: .releasing) }
         let loop: EventLoop
         do { loop = try EventLoop() } catch {
@@ -173,7 +187,7 @@ public enum ProxyServer {
         }
         let worker: Worker
         do {
-            worker = try Worker(config: config, listenFDs: listenFDs, loop: loop, metrics: metrics)
+            worker = try Worker(config: config, listenFDs: listenFDs, tlsFDs: tlsFDs, loop: loop, metrics: metrics)
         } catch {
             printError("swproxy serve: \(error)")
             state.failed.store(true, ordering: .releasing)
@@ -228,6 +242,8 @@ final class SharedState: Sendable {
     let draining = Atomic<Bool>(false)
     let pending = Mutex<ServeConfiguration?>(nil)
     let metricsHandle = Mutex<EventLoopHandle?>(nil)
+    /// The `--upstream-proxy` parents' health, for /metrics.
+    let parents = Mutex<ParentPool?>(nil)
     let metrics: [Metrics]
 
     init(threads: Int) {

@@ -11,6 +11,12 @@ public struct ServeConfiguration: Sendable {
     }
 
     public var listen: [SocketAddress] = [SocketAddress(parsing: "127.0.0.1:8080")!]
+    /// `--listen-tls`: listeners whose clients speak TLS to the proxy (`https://` proxies), with the
+    /// certificate and key of `--tls-cert`/`--tls-key`, loaded into `tls` (`loadTLS`).
+    public var listenTLS: [SocketAddress] = []
+    public var tlsCertFile: String?
+    public var tlsKeyFile: String?
+    var tls: TLSServerContext?
     public var threads = 1
     public var connectPorts: Set<Int> = [443]
     /// Seconds.
@@ -60,7 +66,9 @@ public struct ServeConfiguration: Sendable {
     /// Where `/metrics` and `/healthz` are served; nil = nowhere.
     public var metricsListen: SocketAddress?
     /// `--upstream-proxy`: every upstream connection goes through it, but for `noUpstreamProxyFor` hosts.
-    public var upstreamProxy: UpstreamProxy?
+    public var upstreamProxies: [UpstreamProxy] = []
+    /// The parents' shared health (failover), made once at start and kept across reloads that keep the list.
+    var parentPool: ParentPool?
     public var noUpstreamProxyFor: [String] = []
     /// `--reverse`: origin-form requests go to this backend.
     public var reverse: ReverseBase?
@@ -104,10 +112,23 @@ public struct ServeConfiguration: Sendable {
         return "\(sane.lowercased()):\(listen.first.map { Int($0.port) } ?? 0)"
     }
 
+    /// Every listener, plain and TLS (loop detection: a request to any of them is one to the proxy itself).
+    var allListeners: [SocketAddress] { listen + listenTLS }
+
+    /// Loads `--tls-cert`/`--tls-key` (again on SIGHUP): a bad file is an error naming it.
+    public mutating func loadTLS() throws {
+        guard let cert = tlsCertFile, let key = tlsKeyFile else {
+            tls = nil
+            return
+        }
+        tls = try TLSServerContext(certificateFile: cert, keyFile: key)
+    }
+
     /// Sets the listeners actually bound, and the names that depend on them.
-    public mutating func settle(listen bound: [SocketAddress]) {
+    public mutating func settle(listen bound: [SocketAddress], tls boundTLS: [SocketAddress]? = nil) {
         listen = bound
-        let name = viaName ?? ServeConfiguration.defaultViaName(listen: bound)
+        if let t = boundTLS { listenTLS = t }
+        let name = viaName ?? ServeConfiguration.defaultViaName(listen: allListeners)
         viaName = name
         settledViaEntry = ServeConfiguration.viaEntry(name)
     }
@@ -141,7 +162,13 @@ public struct ServeConfiguration: Sendable {
     /// Problems that keep the proxy from starting, in words for the user.
     public func validate() -> [String] {
         var problems: [String] = []
-        if listen.isEmpty { problems.append("nothing to listen on") }
+        if listen.isEmpty && listenTLS.isEmpty { problems.append("nothing to listen on") }
+        if !listenTLS.isEmpty && (tlsCertFile == nil || tlsKeyFile == nil) {
+            problems.append("--listen-tls needs --tls-cert FILE and --tls-key FILE")
+        }
+        if listenTLS.isEmpty && (tlsCertFile != nil || tlsKeyFile != nil) {
+            problems.append("--tls-cert and --tls-key are for --listen-tls")
+        }
         if threads < 1 { problems.append("--threads must be at least 1") }
         if maxConnections < 1 { problems.append("--max-connections must be at least 1") }
         for (name, v) in [("--header-timeout", headerTimeout), ("--idle-timeout", idleTimeout),
@@ -151,7 +178,7 @@ public struct ServeConfiguration: Sendable {
         }
         for p in connectPorts where p < 1 || p > 65535 { problems.append("--connect-port \(p) is not a port") }
         if lowWatermark > highWatermark { problems.append("the low watermark is above the high one") }
-        if blockPrivate && upstreamProxy != nil {
+        if blockPrivate && !upstreamProxies.isEmpty {
             problems.append(
                 "--block-private checks the address swproxy connects to, which with --upstream-proxy is the upstream "
                     + "proxy's: enforce it on that proxy instead")
@@ -160,7 +187,7 @@ public struct ServeConfiguration: Sendable {
         if audit && learnPath != nil { problems.append("--audit and --learn: pick one (--learn enforces nothing either)") }
         // An open proxy is found and abused within hours: a non-loopback listener needs a decision.
         // A reverse proxy without --forward reaches only its backend: listening openly is its job.
-        if forwards && allow.isEmpty && !auth.isEnabled, let open = listen.first(where: { !$0.isLoopback }) {
+        if forwards && allow.isEmpty && !auth.isEnabled, let open = allListeners.first(where: { !$0.isLoopback }) {
             problems.append(
                 "refusing to listen on \(open) without --allow or --auth: that would be an open proxy. "
                     + "Name the clients that may use it (--allow 192.168.1.0/24), require credentials (--auth USER:PASS), "

@@ -8,8 +8,10 @@ import SwproxyLoop
 /// TLS session (`viaLibcurl`).
 extension Tunnel {
     func start() {
-        let route = context.router.tunnel(host: host, port: port)
+        if let pool = config.parentPool, parentOrder.isEmpty { parentOrder = pool.order(now: loop.now) }
+        let route = context.router.tunnel(host: host, port: port, parent: parentOrder.isEmpty ? 0 : parentOrder[attempt])
         self.route = route
+        if let p = route.parent { config.parentPool?.started(p) }
         let easy = EasyHandle()
         let t = Transfer(easy: easy, delegate: self)
         transfer = t
@@ -37,12 +39,26 @@ extension Tunnel {
         guard code == .ok else {
             let detail = t.easy.errorMessage(for: code)
             let refused = t.addressRefused
+            let connectCode = t.easy.info(.httpConnectCode)
             driver.cancel(t)
+            if let p = route?.parent, let pool = config.parentPool,
+                ParentPool.isParentFailure(code, connectCode: connectCode)
+            {
+                // Nothing reached the client yet: the next parent, if there is one.
+                let again = attempt + 1 < parentOrder.count
+                pool.failed(p, now: loop.now, failedOver: again)
+                if again {
+                    attempt += 1
+                    start()
+                    return
+                }
+            }
             stage = .ended
             client.failed(refused ? .destinationDenied : ProxyError.upstream(code, detail, proxy: route?.proxyDisplay),
                           head: head)
             return
         }
+        if let p = route?.parent { config.parentPool?.succeeded(p) }
         upstreamAddress = t.easy.info(.primaryIP)
         let fd = fcntl(t.easy.activeSocket, F_DUPFD_CLOEXEC, 0)
         if route?.proxy.hasPrefix("https://") == true {

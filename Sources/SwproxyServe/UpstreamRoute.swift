@@ -44,40 +44,44 @@ struct UpstreamRoute: Equatable {
     var proxyTunnel: Bool
     /// For error messages: the upstream proxy in use, without credentials.
     var proxyDisplay: String?
+    /// Which `--upstream-proxy` (its index), nil for a direct connection.
+    var parent: Int?
 }
 
 /// Decides the route of every request from the configuration: forward (absolute-form and CONNECT), reverse
 /// (origin-form onto `--reverse`), direct or through `--upstream-proxy` (`--no-upstream-proxy-for` goes
-/// direct). Pure: it takes a head and returns values.
+/// direct). Pure: it takes a head (and which parent to use, when there are several: `ParentPool` orders
+/// them) and returns values.
 struct UpstreamRouter {
-    let proxy: UpstreamProxy?
+    let proxies: [UpstreamProxy]
     let direct: [String]
     let reverse: ReverseBase?
 
     init(config: ServeConfiguration) {
-        proxy = config.upstreamProxy
+        proxies = config.upstreamProxies
         direct = config.noUpstreamProxyFor
         reverse = config.reverse
     }
 
-    /// The route of a request to be forwarded, or nil when this head has no destination here.
-    func route(_ head: RequestHead) -> UpstreamRoute? {
+    /// The route of a request to be forwarded through parent `parent` (when it goes through one), or nil
+    /// when this head has no destination here.
+    func route(_ head: RequestHead, parent: Int = 0) -> UpstreamRoute? {
         switch head.target {
         case .absolute(let scheme, let host, let port, let pathAndQuery):
-            return http(scheme: scheme, host: host, port: port, pathAndQuery: pathAndQuery)
+            return http(scheme: scheme, host: host, port: port, pathAndQuery: pathAndQuery, parent: parent)
         case .origin(let path):
             guard let r = reverse else { return nil }
-            return http(scheme: r.scheme, host: r.host, port: r.port, pathAndQuery: r.join(path))
+            return http(scheme: r.scheme, host: r.host, port: r.port, pathAndQuery: r.join(path), parent: parent)
         case .authority, .asterisk:
             return nil
         }
     }
 
     /// A CONNECT tunnel's (or Upgrade relay's) connection: libcurl's `CONNECT_ONLY` URL and proxy.
-    func tunnel(host: String, port: Int) -> UpstreamRoute {
-        let p = proxyFor(host)
+    func tunnel(host: String, port: Int, parent: Int = 0) -> UpstreamRoute {
+        let p = proxyFor(host, parent: parent)
         return UpstreamRoute(url: "http://\(host):\(port)/", requestTarget: "", proxy: p?.url ?? "",
-                             proxyTunnel: p?.kind == .http, proxyDisplay: p?.display)
+                             proxyTunnel: p?.kind == .http, proxyDisplay: p?.display, parent: p == nil ? nil : parent)
     }
 
     /// Where an Upgrade (WebSocket) request goes: host and port to connect to, the origin-form target and
@@ -94,19 +98,20 @@ struct UpstreamRouter {
         }
     }
 
-    private func http(scheme: String, host: String, port: Int, pathAndQuery: String) -> UpstreamRoute {
-        let p = proxyFor(host)
+    private func http(scheme: String, host: String, port: Int, pathAndQuery: String, parent: Int) -> UpstreamRoute {
+        let p = proxyFor(host, parent: parent)
         let origin = "\(scheme)://\(host):\(port)"
         // A plain-HTTP request through an HTTP proxy is sent to it in absolute-form; everything else
         // (https:// through a CONNECT tunnel, SOCKS, direct) in origin-form.
         let absolute = p?.kind == .http && scheme == "http"
         return UpstreamRoute(url: origin + "/", requestTarget: absolute ? origin + pathAndQuery : pathAndQuery,
                              proxy: p?.url ?? "", proxyTunnel: p?.kind == .http && scheme == "https",
-                             proxyDisplay: p?.display)
+                             proxyDisplay: p?.display, parent: p == nil ? nil : parent)
     }
 
-    private func proxyFor(_ host: String) -> UpstreamProxy? {
-        guard let p = proxy else { return nil }
+    private func proxyFor(_ host: String, parent: Int) -> UpstreamProxy? {
+        guard proxies.indices.contains(parent) else { return nil }
+        let p = proxies[parent]
         let bare = (host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host).lowercased()
         return direct.contains(where: { HostRules.matches(bare, $0) }) ? nil : p
     }

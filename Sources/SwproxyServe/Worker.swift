@@ -8,15 +8,18 @@ final class Worker {
     let context: LoopContext
     private var config: ServeConfiguration { context.config }
     private var loop: EventLoop { context.loop }
-    private var listeners: [(fd: Int32, id: RegistrationID)] = []
+    private var listeners: [(fd: Int32, id: RegistrationID, tls: Bool)] = []
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
     private var lifecycle = WorkerLifecycle()
 
-    init(config: ServeConfiguration, listenFDs: [Int32], loop: EventLoop, metrics: Metrics) throws {
+    /// `tlsFDs`: the `--listen-tls` listeners (their connections speak TLS first).
+    init(config: ServeConfiguration, listenFDs: [Int32], tlsFDs: [Int32] = [], loop: EventLoop, metrics: Metrics) throws {
         context = try LoopContext(config: config, loop: loop, metrics: metrics)
-        for fd in listenFDs {
-            let id = try loop.register(fd: fd, interest: .readable) { [unowned self] _ in self.acceptAll(fd) }
-            listeners.append((fd, id))
+        for (fds, tls) in [(listenFDs, false), (tlsFDs, true)] {
+            for fd in fds {
+                let id = try loop.register(fd: fd, interest: .readable) { [unowned self] _ in self.acceptAll(fd, tls: tls) }
+                listeners.append((fd, id, tls))
+            }
         }
         loop.onNotify = { [unowned self] code in
             switch code {
@@ -39,13 +42,14 @@ final class Worker {
     func apply(_ new: ServeConfiguration) {
         var c = new
         c.listen = config.listen
+        c.listenTLS = config.listenTLS
         c.threads = config.threads
         context.apply(c)
     }
 
     var connectionCount: Int { connections.count }
 
-    private func acceptAll(_ fd: Int32) {
+    private func acceptAll(_ fd: Int32, tls: Bool) {
         while !lifecycle.isDraining {
             if connections.count >= connectionLimit {
                 // Full: leave new connections in the kernel's backlog until one of ours closes.
@@ -58,7 +62,8 @@ final class Worker {
             case .accepted(let c, let peer):
                 Socket.setNoDelay(c)
                 do {
-                    let conn = try ClientConnection(fd: c, peer: peer, context: context) { [unowned self] in
+                    let conn = try ClientConnection(fd: c, peer: peer, context: context,
+                                                    tls: tls ? context.config.tls : nil) { [unowned self] in
                         self.connectionClosed($0)
                     }
                     connections[ObjectIdentifier(conn)] = conn
@@ -122,7 +127,7 @@ final class Worker {
         case .watchListeners(let on):
             for l in listeners {
                 loop.modify(l.id, interest: on ? .readable : [])
-                if on { acceptAll(l.fd) }
+                if on { acceptAll(l.fd, tls: l.tls) }
             }
         case .beginDrain(let until):
             context.draining = true

@@ -31,7 +31,7 @@ struct ServeCommand: ParsableCommand {
                 "connect-port", "max-connections", "max-body-size", "max-header-size", "header-timeout", "idle-timeout",
                 "connect-timeout", "read-timeout", "drain-timeout", "access-log", "log-format", "metrics-listen",
                 "via-name", "config", "upstream-proxy", "no-upstream-proxy-for", "reverse", "upstream-cacert",
-                "allow-host-file", "deny-host-file", "learn",
+                "allow-host-file", "deny-host-file", "learn", "listen-tls", "tls-cert", "tls-key",
             ],
             flags: ["block-private", "quiet", "no-via", "no-forwarded-for", "print-config", "forward", "preserve-host",
                     "no-upgrade", "upstream-http2", "upstream-h2c", "upstream-insecure", "proxy-protocol", "audit",
@@ -67,7 +67,21 @@ struct ServeCommand: ParsableCommand {
             guard let a = SocketAddress(parsing: "127.0.0.1:\(p)") else { throw ValidationError("--port \(p): not a port") }
             listen.append(a)
         }
-        if !listen.isEmpty { c.listen = listen }
+        var listenTLS: [SocketAddress] = []
+        for l in listening.listenTLS {
+            guard let a = SocketAddress(parsing: l) else {
+                throw ValidationError("--listen-tls \(l): expected HOST:PORT with a literal address, like 127.0.0.1:8443")
+            }
+            listenTLS.append(a)
+        }
+        c.listenTLS = listenTLS
+        // Only TLS listeners named: no plain one on the default address.
+        if !listen.isEmpty { c.listen = listen } else if !listenTLS.isEmpty { c.listen = [] }
+        c.tlsCertFile = listening.tlsCert
+        c.tlsKeyFile = listening.tlsKey
+        if !listenTLS.isEmpty {
+            do { try c.loadTLS() } catch { throw ValidationError("\(error)") }
+        }
         c.threads = listening.threads ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         if !access.connectPort.isEmpty { c.connectPorts = Set(access.connectPort) }
         for a in access.allow {
@@ -130,11 +144,11 @@ struct ServeCommand: ParsableCommand {
         c.via = !upstream.noVia
         c.viaName = upstream.viaName
         c.forwardedFor = !upstream.noForwardedFor
-        if let u = upstream.upstreamProxy {
+        for u in upstream.upstreamProxy {
             guard let p = UpstreamProxy(u) else {
                 throw ValidationError("--upstream-proxy \(u): expected http://, https://, socks5:// or socks5h:// HOST[:PORT]")
             }
-            c.upstreamProxy = p
+            c.upstreamProxies.append(p)
         }
         c.noUpstreamProxyFor = upstream.noUpstreamProxyFor
         if let r = upstream.reverse {
@@ -166,6 +180,18 @@ struct ServeListenOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Event loops, one per thread (default: the number of cores).", valueName: "n"))
     var threads: Int?
+
+    @Option(name: .customLong("listen-tls"),
+            help: ArgumentHelp("Address for clients that speak TLS to the proxy (an https:// proxy), repeatable; needs --tls-cert and --tls-key.",
+                               valueName: "host:port"))
+    var listenTLS: [String] = []
+
+    @Option(name: .customLong("tls-cert"),
+            help: ArgumentHelp("Certificate chain (PEM) for --listen-tls; SIGHUP reloads it.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("Private key (PEM) for --tls-cert.", valueName: "file"))
+    var tlsKey: String?
 
     @Flag(name: .customLong("proxy-protocol"),
           help: "Expect a HAProxy PROXY header (v1 or v2) on every connection; its client address is the one used.")
@@ -294,9 +320,9 @@ struct ServeUpstreamOptions: ParsableArguments {
     var noForwardedFor = false
 
     @Option(name: .customLong("upstream-proxy"),
-            help: ArgumentHelp("Chain through this proxy (http://, https://, socks5://, socks5h://; user:pass@ allowed).",
+            help: ArgumentHelp("Chain through this proxy (http://, https://, socks5://, socks5h://; user:pass@ allowed); repeatable: the next is used while one is down.",
                                valueName: "url"))
-    var upstreamProxy: String?
+    var upstreamProxy: [String] = []
 
     @Option(name: .customLong("no-upstream-proxy-for"),
             help: ArgumentHelp("Hosts that go direct, not through --upstream-proxy (example.com, *.example.com; repeatable).",

@@ -8,6 +8,9 @@ enum ServeConfigExample {
         # --- Listening
         # listen = 127.0.0.1:8080        # repeatable; IPv6 as [::1]:8080
         # threads = 4                    # default: the number of cores
+        # listen-tls = 0.0.0.0:8443      # clients speak TLS to the proxy (curl -x https://...); repeatable
+        # tls-cert = /etc/swproxy/cert.pem   # PEM chain; SIGHUP reloads cert and key
+        # tls-key = /etc/swproxy/key.pem
 
         # --- Access control (a non-loopback listener needs allow or auth)
         # allow = 192.168.1.0/24         # repeatable CIDR; deny wins
@@ -42,6 +45,8 @@ enum ServeConfigExample {
         # metrics-listen = 127.0.0.1:9090            # /metrics and /healthz
 
         # --- Upstream
+        # upstream-proxy = http://proxy1.corp:3128   # repeatable: the next while one is down
+        # upstream-proxy = http://proxy2.corp:3128
         # no-via
         # via-name = proxy1.example.net:8080   # default: HOST:PORT of this machine and listener
         # no-forwarded-for

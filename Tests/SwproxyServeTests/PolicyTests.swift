@@ -32,6 +32,7 @@ final class PolicyTests: XCTestCase {
                                  ("10.1.2.3", 443, true), ("10.9.1.1", 443, false), ("11.0.0.1", 443, false),
                                  ("192.0.2.7", 22, true), ("192.0.2.7", 443, false),
                                  ("[2001:db8::1]", 443, true), ("2001:db8::1", 443, true), ("2001:db8::2", 443, false),
+                                 ("::ffff:10.1.2.3", 443, true), ("::ffff:10.9.1.1", 443, false),
                                  ("anything.test", 9999, true), ("10.9.1.1", 9999, false), ("1.2.3.4", 9999, true)] {
             XCTAssertEqual(r.permits(Destination(host: host, port: port)), ok, "\(host):\(port)")
         }
@@ -304,6 +305,21 @@ final class PolicyVerdictTests: XCTestCase {
         XCTAssertEqual(p.admit(nil), .refuse(.clientDenied))
     }
 
+    func testTLSListenerConfiguration() {
+        var c = ServeConfiguration()
+        c.listenTLS = [SocketAddress(parsing: "127.0.0.1:8443")!]
+        XCTAssertTrue(c.validate().contains("--listen-tls needs --tls-cert FILE and --tls-key FILE"), "\(c.validate())")
+        c.listenTLS = [SocketAddress(parsing: "0.0.0.0:8443")!]
+        c.tlsCertFile = "c.pem"
+        c.tlsKeyFile = "k.pem"
+        XCTAssertTrue(c.validate().contains { $0.hasPrefix("refusing to listen on 0.0.0.0:8443") }, "an open TLS proxy too")
+        c.listenTLS = []
+        XCTAssertTrue(c.validate().contains("--tls-cert and --tls-key are for --listen-tls"))
+        XCTAssertThrowsError(try TLSServerContext(certificateFile: "/nonexistent.pem", keyFile: "/nonexistent.key")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("--tls-cert /nonexistent.pem: "), "\(e)")
+        }
+    }
+
     func testBodyLimit() {
         XCTAssertTrue(Policy(config: ServeConfiguration()).admitsBody(of: .max))
         var c = ServeConfiguration()
@@ -318,22 +334,58 @@ final class PolicyVerdictTests: XCTestCase {
 final class UpstreamRouterTests: XCTestCase {
     func testRoutes() {
         var c = ServeConfiguration()
-        c.upstreamProxy = UpstreamProxy("http://user:pw@parent:3128")
+        c.upstreamProxies = [UpstreamProxy("http://user:pw@parent:3128")!, UpstreamProxy("socks5h://backup:1080")!]
         c.noUpstreamProxyFor = ["*.internal"]
         let r = UpstreamRouter(config: c)
         XCTAssertEqual(r.route(head("GET http://a.test/p?q HTTP/1.1\nHost: a.test\n\n")),
                        UpstreamRoute(url: "http://a.test:80/", requestTarget: "http://a.test:80/p?q",
                                      proxy: "http://user:pw@parent:3128", proxyTunnel: false,
-                                     proxyDisplay: "http://parent:3128"))
+                                     proxyDisplay: "http://parent:3128", parent: 0))
         XCTAssertEqual(r.route(head("GET https://a.test/p HTTP/1.1\nHost: a.test\n\n")),
                        UpstreamRoute(url: "https://a.test:443/", requestTarget: "/p", proxy: "http://user:pw@parent:3128",
-                                     proxyTunnel: true, proxyDisplay: "http://parent:3128"))
+                                     proxyTunnel: true, proxyDisplay: "http://parent:3128", parent: 0))
+        // The second parent, a SOCKS one: origin-form, no HTTP tunnel.
+        XCTAssertEqual(r.route(head("GET http://a.test/p?q HTTP/1.1\nHost: a.test\n\n"), parent: 1),
+                       UpstreamRoute(url: "http://a.test:80/", requestTarget: "/p?q", proxy: "socks5h://backup:1080",
+                                     proxyTunnel: false, proxyDisplay: "socks5h://backup:1080", parent: 1))
+        XCTAssertEqual(r.tunnel(host: "a.test", port: 443, parent: 1).parent, 1)
         XCTAssertEqual(r.route(head("GET http://db.internal/ HTTP/1.1\nHost: db.internal\n\n")),
                        UpstreamRoute(url: "http://db.internal:80/", requestTarget: "/", proxy: "", proxyTunnel: false,
                                      proxyDisplay: nil))
         XCTAssertNil(r.route(head("GET /x HTTP/1.1\nHost: a\n\n")), "no reverse base")
         XCTAssertEqual(r.tunnel(host: "a.test", port: 443).proxyTunnel, true)
         XCTAssertEqual(r.tunnel(host: "x.internal", port: 443).proxy, "")
+    }
+
+    /// Failover order and backoff: up parents in order, then down ones by the end of their window; the
+    /// window doubles with failures in a row and a success ends it.
+    func testParentPool() {
+        let pool = ParentPool([UpstreamProxy("http://a:1")!, UpstreamProxy("http://b:1")!, UpstreamProxy("http://c:1")!])
+        let s: UInt64 = 1_000_000_000
+        XCTAssertEqual(pool.order(now: 10 * s), [0, 1, 2])
+        pool.failed(0, now: 10 * s, failedOver: true)
+        XCTAssertEqual(pool.order(now: 10 * s), [1, 2, 0])
+        XCTAssertFalse(pool.isUp(0, now: 10 * s + s / 2))
+        XCTAssertEqual(pool.order(now: 11 * s), [0, 1, 2], "the window ended: tried first again (the probe)")
+        pool.failed(0, now: 11 * s, failedOver: true)
+        XCTAssertEqual(pool.order(now: 12 * s), [1, 2, 0], "second failure in a row: 2 s")
+        XCTAssertEqual(pool.order(now: 13 * s), [0, 1, 2])
+        pool.failed(1, now: 13 * s, failedOver: false)
+        pool.failed(0, now: 13 * s, failedOver: false)
+        XCTAssertEqual(pool.order(now: 13 * s), [2, 1, 0], "down ones by the end of their window")
+        pool.succeeded(0)
+        XCTAssertEqual(pool.order(now: 13 * s), [0, 2, 1])
+        for _ in 0..<20 { pool.failed(2, now: 20 * s, failedOver: false) }
+        XCTAssertTrue(pool.isUp(2, now: 80 * s), "at most 60 s")
+        let text = pool.metricsText(now: 13 * s)
+        XCTAssertTrue(text.contains("swproxy_parent_failures_total{parent=\"http://a:1\"} 3"), text)
+        XCTAssertTrue(text.contains("swproxy_parent_failovers_total{parent=\"http://a:1\"} 2"), text)
+
+        XCTAssertTrue(ParentPool.isParentFailure(.couldntConnect, connectCode: 0))
+        XCTAssertTrue(ParentPool.isParentFailure(.recvError, connectCode: 503))
+        XCTAssertFalse(ParentPool.isParentFailure(.sslConnectError, connectCode: 200), "the origin's TLS, in the tunnel")
+        XCTAssertFalse(ParentPool.isParentFailure(.couldntResolveHost, connectCode: 0))
+        XCTAssertFalse(ParentPool.isParentFailure(.recvError, connectCode: 407))
     }
 
     func testReverseAndUpgrade() {

@@ -352,3 +352,45 @@ def test_hello_never_sent_times_out(start):
     s.close()
     assert log_has(p, r'reason=sni-timeout$')
     up.stop()
+
+
+# --- parent-proxy failover
+
+
+def test_parent_failover_and_probe_back(swproxy, start, origin):
+    """Two parents, the first killed mid-run: no request that starts afterwards sees an error (GET, POST,
+    CONNECT); the first is marked down, and once it is back, probed and used again after its window."""
+    p1 = Proxy(swproxy, "--connect-port", str(origin.port), "--log-format", "common")
+    p2 = start("--connect-port", str(origin.port), "--log-format", "common")
+    mport = free_port()
+    a = start("--quiet", "--upstream-proxy", p1.url, "--upstream-proxy", p2.url, "--connect-port", str(origin.port),
+              "--metrics-listen", f"127.0.0.1:{mport}")
+    try:
+        for i in range(5):
+            assert curl_status(a, f"{origin.base}/path/before{i}") == "200"
+        assert log_has(p1, r"/path/before4 HTTP/1\.1\" 200")
+        p1.proc.kill()
+        p1.proc.wait()
+        for i in range(10):
+            assert curl_status(a, f"{origin.base}/path/after{i}") == "200", i
+            r = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-x", a.url, "-d", f"body{i}",
+                     f"{origin.base}/echo"])
+            assert r.stdout == b"200", i
+            s, head = open_tunnel(a.port, f"127.0.0.1:{origin.port}")
+            assert head.startswith(b"HTTP/1.1 200 "), (i, head)
+            s.close()
+        assert log_has(p2, r"/path/after9 HTTP/1\.1\" 200")
+        text = scrape(mport)
+        assert metric(text, "swproxy_parent_up", parent=f"http://127.0.0.1:{p1.port}") == 0, text
+        assert metric(text, "swproxy_parent_failovers_total", parent=f"http://127.0.0.1:{p1.port}") >= 1, text
+        assert metric(text, "swproxy_parent_up", parent=f"http://127.0.0.1:{p2.port}") == 1, text
+
+        # Back on its port: after the window, the next request probes it and it is in use again.
+        back = Proxy(swproxy, "--connect-port", str(origin.port), "--log-format", "common", port=p1.port)
+        time.sleep(1.2)
+        assert eventually(lambda: curl_status(a, f"{origin.base}/path/probe") == "200" and
+                          re.search(r"/path/probe HTTP/1\.1\" 200", back.read_log()) is not None, timeout=15)
+        assert metric(scrape(mport), "swproxy_parent_up", parent=f"http://127.0.0.1:{p1.port}") == 1
+        back.stop()
+    finally:
+        p1.stop()

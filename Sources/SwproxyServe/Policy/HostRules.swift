@@ -9,9 +9,10 @@ struct Destination: Hashable, Sendable, CustomStringConvertible {
     let address: SocketAddress?
 
     init(host: String, port: Int) {
-        var h = host.lowercased()
-        if h.hasPrefix("[") && h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
-        while h.hasSuffix(".") && h.count > 1 { h.removeLast() }
+        // Per request: the parser already lowercased the host, so copies are made only when needed.
+        var h = host.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) ? host.lowercased() : host
+        if h.utf8.first == UInt8(ascii: "[") && h.utf8.last == UInt8(ascii: "]") { h = String(h.dropFirst().dropLast()) }
+        while h.utf8.last == UInt8(ascii: ".") && h.utf8.count > 1 { h.removeLast() }
         self.host = h
         self.port = port
         address = SocketAddress(host: h, port: UInt16(clamping: port))
@@ -187,7 +188,9 @@ private struct RuleIndex: Sendable {
     /// `*.example.com` under `example.com`.
     private var parents: [String: Ports] = [:]
     private var anyHost: Ports?
-    private var networks: [(CIDR, Int?)] = []
+    /// IPv4 networks as (network, mask, port) words, compared without touching arrays; IPv6 ones as CIDRs.
+    private var v4: [(UInt32, UInt32, Int?)] = []
+    private var v6: [(CIDR, Int?)] = []
     let isEmpty: Bool
 
     init(_ rules: [HostRule]) {
@@ -199,7 +202,13 @@ private struct RuleIndex: Sendable {
             case .subdomains(let suffix):
                 let parent = String(suffix.dropFirst())
                 parents[parent] = (parents[parent] ?? .only([])).adding(r.port)
-            case .network(let c): networks.append((c, r.port))
+            case .network(let c):
+                if c.network.family == .v4 {
+                    let mask: UInt32 = c.prefix == 0 ? 0 : ~UInt32(0) << UInt32(32 - c.prefix)
+                    v4.append((RuleIndex.word(c.network.bytes) & mask, mask, r.port))
+                } else {
+                    v6.append((c, r.port))
+                }
             }
         }
     }
@@ -207,7 +216,15 @@ private struct RuleIndex: Sendable {
     func matches(_ d: Destination) -> Bool {
         if let a = anyHost, a.contains(d.port) { return true }
         if let address = d.address {
-            return networks.contains { c, port in (port == nil || port == d.port) && c.contains(address) }
+            if address.family == .v4 {
+                let a = RuleIndex.word(address.bytes)
+                return v4.contains { net, mask, port in a & mask == net && (port == nil || port == d.port) }
+            }
+            // IPv6 (an IPv4-mapped address matches IPv4 networks, as CIDR.contains does).
+            return v6.contains { c, port in (port == nil || port == d.port) && c.contains(address) }
+                || v4.contains { net, mask, port in
+                    (port == nil || port == d.port) && CIDR(network: net, prefixMask: mask).contains(address)
+                }
         }
         if let p = names[d.host], p.contains(d.port) { return true }
         guard !parents.isEmpty else { return false }
@@ -217,6 +234,20 @@ private struct RuleIndex: Sendable {
             if let p = parents[String(rest)], p.contains(d.port) { return true }
         }
         return false
+    }
+}
+
+extension RuleIndex {
+    static func word(_ b: [UInt8]) -> UInt32 {
+        UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3])
+    }
+}
+
+extension CIDR {
+    /// An IPv4 network from its word and mask (for the mapped-address path, off the hot one).
+    fileprivate init(network: UInt32, prefixMask: UInt32) {
+        let bytes = [UInt8(network >> 24), UInt8(network >> 16 & 0xff), UInt8(network >> 8 & 0xff), UInt8(network & 0xff)]
+        self.init("\(bytes.map(String.init).joined(separator: "."))/\(prefixMask.nonzeroBitCount)")!
     }
 }
 

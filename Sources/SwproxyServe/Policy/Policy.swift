@@ -79,7 +79,7 @@ final class Policy {
             return .authRequired
         }
         if LoopDetection.viaHasOwnToken(head.fields("via"), name: config.receivedBy)
-            || LoopDetection.targetsOwnListener(head.target, listen: config.listen)
+            || LoopDetection.targetsOwnListener(head.target, listen: config.allListeners)
         {
             return .loop
         }
