@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: swproxy fetch against curl --parallel, on loopback against a real nginx origin.
 #   bash bench/fetch.sh            (from the repository root; installs nginx and hyperfine when missing)
-# Writes the medians and ratios to bench/RESULTS.md (the "fetch" section) and prints them.
+# Writes the medians and ratios to bench/RESULTS.md (the "fetch" section) and prints them. Each batch runs
+# with its bodies to /dev/null (which both tools count without writing), to files on tmpfs (/dev/shm) and
+# on disk (under /tmp) with `-o DIR/#1 --create-dirs` (the directory removed before every run), and to
+# stdout (a pipe): the paths users take.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,10 +22,12 @@ DYN=$ROOT/.build-dynamic/release/swproxy
 STATIC=$ROOT/.build/release/swproxy
 
 WORK=$(mktemp -d /tmp/swproxy-bench.XXXXXX)
+SHM=$(mktemp -d /dev/shm/swproxy-bench.XXXXXX)
+DISK=$WORK/disk
 NGINX_PID=""
 cleanup() {
   if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
+  rm -rf "$WORK" "$SHM"
 }
 trap cleanup EXIT
 
@@ -59,10 +64,11 @@ NGINX_PID=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/f/0" && break; sleep 0.05; done
 
 BASE="http://127.0.0.1:$PORT/f"
+EXTRA=()  # more hyperfine options for the next row (--prepare, --output)
 bench() { # name runs cmd...
   local name=$1 runs=$2; shift 2
-  hyperfine --style none --warmup 1 --runs "$runs" --export-json "$WORK/$name.json" "$@" >/dev/null 2>&1
-  python3 - "$WORK/$name.json" <<'PY'
+  hyperfine --style none --warmup 1 --runs "$runs" "${EXTRA[@]}" --export-json "$WORK/${name//[^A-Za-z0-9]/_}.json" "$@" >/dev/null 2>&1
+  python3 - "$WORK/${name//[^A-Za-z0-9]/_}.json" <<'PY'
 import json, statistics, sys
 for r in json.load(open(sys.argv[1]))["results"]:
     print(f'{statistics.median(r["times"]):.6f}')
@@ -74,21 +80,52 @@ row() { # label curlcmd swproxycmd staticcmd runs
   local label=$1 runs=$5
   mapfile -t m < <(bench "$label" "$runs" "$2" "$3" "$4")
   MED[$label]="${m[0]} ${m[1]} ${m[2]}"
+  EXTRA=()
   echo "$label: curl ${m[0]}s swproxy ${m[1]}s static ${m[2]}s" >&2
 }
 
-row "1000 x 4 KiB" \
-  "curl -s --parallel --parallel-max 50 -o /dev/null '$BASE/[0-999]'" \
-  "$DYN fetch -s --parallel-max 50 -o /dev/null '$BASE/[0-999]'" \
-  "$STATIC fetch -s --parallel-max 50 -o /dev/null '$BASE/[0-999]'" "$RUNS"
-row "10000 x 4 KiB" \
-  "curl -s --parallel --parallel-max 50 -o /dev/null '$BASE/[0-9999]'" \
-  "$DYN fetch -s --parallel-max 50 -o /dev/null '$BASE/[0-9999]'" \
-  "$STATIC fetch -s --parallel-max 50 -o /dev/null '$BASE/[0-9999]'" "$RUNS"
-row "1 URL" \
+# batch LABEL COUNT: the four output paths for COUNT URLs, 50 at once.
+LABELS=()
+batch() {
+  local n=$1 last=$(($1 - 1)) label
+  label="$n x 4 KiB, to /dev/null"
+  row "$label" \
+    "curl -s --parallel --parallel-max 50 -o /dev/null '$BASE/[0-$last]'" \
+    "$DYN fetch -s --parallel-max 50 -o /dev/null '$BASE/[0-$last]'" \
+    "$STATIC fetch -s --parallel-max 50 -o /dev/null '$BASE/[0-$last]'" "$RUNS"
+  LABELS+=("$label")
+  for where in tmpfs disk; do
+    local dir=$SHM
+    [ $where = disk ] && dir=$DISK
+    label="$n x 4 KiB, to files on $where"
+    EXTRA=(--prepare "rm -rf $dir/c $dir/d $dir/s")
+    row "$label" \
+      "curl -s --parallel --parallel-max 50 --create-dirs -o '$dir/c/#1' '$BASE/[0-$last]'" \
+      "$DYN fetch -s --parallel-max 50 --create-dirs -o '$dir/d/#1' '$BASE/[0-$last]'" \
+      "$STATIC fetch -s --parallel-max 50 --create-dirs -o '$dir/s/#1' '$BASE/[0-$last]'" "$RUNS"
+    LABELS+=("$label")
+  done
+  label="$n x 4 KiB, to stdout (a pipe)"
+  EXTRA=(--output=pipe)
+  row "$label" \
+    "curl -s --parallel --parallel-max 50 '$BASE/[0-$last]'" \
+    "$DYN fetch -s --parallel-max 50 '$BASE/[0-$last]'" \
+    "$STATIC fetch -s --parallel-max 50 '$BASE/[0-$last]'" "$RUNS"
+  LABELS+=("$label")
+}
+batch 1000
+batch 10000
+row "1 URL, to /dev/null" \
   "curl -s -o /dev/null '$BASE/0'" \
   "$DYN fetch -s -o /dev/null '$BASE/0'" \
   "$STATIC fetch -s -o /dev/null '$BASE/0'" "$SINGLE_RUNS"
+LABELS+=("1 URL, to /dev/null")
+EXTRA=(--prepare "rm -f $SHM/one-c $SHM/one-d $SHM/one-s")
+row "1 URL, to a file on tmpfs" \
+  "curl -s -o '$SHM/one-c' '$BASE/0'" \
+  "$DYN fetch -s -o '$SHM/one-d' '$BASE/0'" \
+  "$STATIC fetch -s -o '$SHM/one-s' '$BASE/0'" "$SINGLE_RUNS"
+LABELS+=("1 URL, to a file on tmpfs")
 
 DATE=$(date -u +%Y-%m-%d)
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
@@ -97,13 +134,14 @@ CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
   echo
   echo "\`bash bench/fetch.sh\` on $DATE: $(nproc) cores ($CPU), $(free -g | awk '/Mem:/{print $2}') GiB,"
   echo "$(curl --version | head -1 | cut -d' ' -f1-3), nginx origin on loopback, hyperfine medians"
-  echo "($RUNS runs for the batches, $SINGLE_RUNS for the single URL; bodies to /dev/null)."
+  echo "($RUNS runs for the batches, $SINGLE_RUNS for the single URL). Files: \`-o DIR/#1 --create-dirs\`, DIR removed"
+  echo "before each run (hyperfine --prepare), tmpfs = /dev/shm, disk = ext4 under /tmp; stdout: hyperfine --output=pipe."
   echo
   echo "| workload | curl | swproxy, dynamic Swift runtime | ratio | swproxy as shipped (static Swift runtime) | ratio | target |"
   echo "|---|---|---|---|---|---|---|"
-  for label in "1000 x 4 KiB" "10000 x 4 KiB" "1 URL"; do
+  for label in "${LABELS[@]}"; do
     read -r c d s <<<"${MED[$label]}"
-    target="≤ 0.70×"; [ "$label" = "1 URL" ] && target="≤ 1.30×"
+    target="≤ 0.70×"; [[ $label == 1\ URL* ]] && target="≤ 1.00×"
     python3 - "$label" "$c" "$d" "$s" "$target" <<'PY'
 import sys
 label, c, d, s, t = sys.argv[1], *map(float, sys.argv[2:5]), sys.argv[5]

@@ -106,7 +106,12 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         context.driver.recycle(t, into: context.easyPool)  // for the next request on this loop
         transfer = nil
         if failOver {
+            // A fresh start on the next parent: nothing of this attempt's response reached the client, and
+            // none of it (a partial head) may leak into the next one.
             attempt += 1
+            response = ExchangeResponse(method: head.method, clientVersion: head.version, keepAlive: head.keepAlive,
+                                        via: config.viaEntry)
+            readDeadline = ActivityDeadline(span: MonotonicClock.nanoseconds(config.readTimeout), now: context.loop.now)
             start()
             return
         }

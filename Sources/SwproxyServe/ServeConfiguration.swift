@@ -166,6 +166,10 @@ public struct ServeConfiguration: Sendable {
         if !listenTLS.isEmpty && (tlsCertFile == nil || tlsKeyFile == nil) {
             problems.append("--listen-tls needs --tls-cert FILE and --tls-key FILE")
         }
+        if !listenTLS.isEmpty && proxyProtocol {
+            problems.append("--proxy-protocol with --listen-tls is not supported: the PROXY header would have to come "
+                                + "before the TLS handshake; terminate TLS at the balancer or use a plain --listen")
+        }
         if listenTLS.isEmpty && (tlsCertFile != nil || tlsKeyFile != nil) {
             problems.append("--tls-cert and --tls-key are for --listen-tls")
         }

@@ -313,6 +313,9 @@ final class PolicyVerdictTests: XCTestCase {
         c.tlsCertFile = "c.pem"
         c.tlsKeyFile = "k.pem"
         XCTAssertTrue(c.validate().contains { $0.hasPrefix("refusing to listen on 0.0.0.0:8443") }, "an open TLS proxy too")
+        c.proxyProtocol = true
+        XCTAssertTrue(c.validate().contains { $0.hasPrefix("--proxy-protocol with --listen-tls is not supported") })
+        c.proxyProtocol = false
         c.listenTLS = []
         XCTAssertTrue(c.validate().contains("--tls-cert and --tls-key are for --listen-tls"))
         XCTAssertThrowsError(try TLSServerContext(certificateFile: "/nonexistent.pem", keyFile: "/nonexistent.key")) { e in

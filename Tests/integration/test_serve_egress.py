@@ -264,11 +264,12 @@ def tunnel_send(proxy, authority, data):
     """CONNECT, send `data`, half-close; returns (what came back, whether the proxy closed)."""
     s, head = open_tunnel(proxy.port, authority)
     assert head.startswith(b"HTTP/1.1 200 "), head
+    early = head.split(b"\r\n\r\n", 1)[1]  # what the server sent first may come with the 200
     s.sendall(data)
     s.shutdown(socket.SHUT_WR)
     out, closed = read_until_close(s)
     s.close()
-    return out, closed
+    return early + out, closed
 
 
 def test_sni_matching_the_connect_host_is_relayed_byte_exactly(sni_proxy):
