@@ -153,6 +153,8 @@ def test_host_rule_files_with_curl_and_python(rules_proxy, origin):
     r = run(["curl", "-s", "-x", p.url, f"http://localhost:{origin.port}/path/ok"])
     assert r.stdout == b"path /path/ok\n"
     assert curl_status(p, f"http://127.0.0.1:{origin.port}/path/ip") == "200"
+    # *.localhost is loopback by RFC 6761 (libcurl resolves it itself): allowed by the wildcard rule.
+    assert curl_status(p, f"http://api.localhost:{origin.port}/path/wild") == "200"
     assert python_status(p, f"http://localhost:{origin.port}/path/py") == (200, b"path /path/py\n")
     # Refused: another port, a denied subdomain (deny wins over the wildcard), an unlisted address, a name
     # not on the list.
@@ -189,6 +191,37 @@ def test_host_rule_reload_keeps_old_rules_on_a_bad_line(rules_proxy, origin):
     assert log_has(p, "configuration reloaded")
     assert eventually(lambda: curl_status(p, f"http://localhost:{origin.port}/path/d") == "403")
     assert curl_status(p, f"http://127.0.0.1:{origin.port}/path/e") == "200"
+
+
+def test_host_rules_govern_upgrade_reverse_forward_and_parent_routes(start, origin):
+    """One rule set for every way out: an Upgrade, the forward side of --reverse --forward, and requests
+    that would go through --upstream-proxy (refused here; the parent never sees them)."""
+    allow = f"localhost:{origin.port}"
+    p = start("--allow-host", allow, "--quiet")
+    out = raw_exchange(p.port, b"GET http://elsewhere.test/ws HTTP/1.1\r\nHost: elsewhere.test\r\nConnection: Upgrade\r\n"
+                               b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 403 ") and b"reason: host-denied" in out, out
+    r = start("--reverse", origin.base, "--forward", "--allow-host", allow, "--quiet")
+    assert curl_status(r, "http://elsewhere.test/x") == "403"
+    out = raw_exchange(r.port, b"GET /path/rev HTTP/1.1\r\nHost: front\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200 "), out  # the backend is the reverse proxy's own: no host rule
+    parent = start("--log-format", "common")
+    child = start("--upstream-proxy", parent.url, "--allow-host", allow, "--quiet")
+    assert curl_status(child, "http://elsewhere.test/x") == "403"
+    assert curl_status(child, f"http://localhost:{origin.port}/path/via-parent") == "200"
+    assert log_has(parent, r"/path/via-parent HTTP/1\.1\" 200")
+    assert "elsewhere.test" not in parent.read_log()
+
+
+@pytest.mark.parametrize("fmt,pattern", [
+    ("combined", r'"GET http://elsewhere\.test/x HTTP/1\.1" 403 \d+ "-" "curl/[^"]+" reason=host-denied$'),
+    ("common", r'"GET http://elsewhere\.test/x HTTP/1\.1" 403 \d+ reason=host-denied$'),
+    ("json", r'"status":403,.*"reason":"host-denied"'),
+])
+def test_refusal_reason_in_every_log_format(start, origin, fmt, pattern):
+    p = start("--allow-host", "localhost", "--log-format", fmt)
+    assert curl_status(p, "http://elsewhere.test/x") == "403"
+    assert log_has(p, pattern)
 
 
 def test_bad_rule_file_at_start(swproxy, tmp_path):
