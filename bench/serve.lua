@@ -13,6 +13,16 @@ if authority then
   wrk.headers["Host"] = authority
 end
 
+-- WRK_PATHS=a,b,c: each request picks one of these targets at random (a mixed-size workload); they share
+-- WRK_TARGET's origin, so Host stays right.
+local paths = {}
+for p in (os.getenv("WRK_PATHS") or ""):gmatch("[^,]+") do paths[#paths + 1] = p end
+if #paths > 0 then
+  request = function()
+    return wrk.format(nil, paths[math.random(#paths)])
+  end
+end
+
 -- WRK_CLOSE=1: every request asks to close its connection (a new TCP connection, and with https:// a new
 -- TLS handshake, per request).
 if os.getenv("WRK_CLOSE") == "1" then

@@ -21,6 +21,9 @@
 #   SKIP_BUILD=1        do not build; use SWPROXY_BIN or .build/release/swproxy as it is
 #   PROXY_THREADS=nproc swproxy --threads (squid and tinyproxy cannot be set to match; see the notes)
 #   NGINX_WORKERS=1     origin worker processes (the same origin serves every contender)
+#   WORKLOADS="keepalive close mixed"   keepalive: 1 KiB over keep-alive at every CONNS; close: the same with
+#                       `Connection: close` (a new client connection per request) at the first CONNS; mixed:
+#                       keep-alive, each request one of 1 KiB, 10 KiB, 100 KiB, 1 MiB at random, first CONNS
 #   CONNS="50 200"      wrk connection counts;  WRK_THREADS=2;  WARMUP=1 (seconds of wrk before each
 #                       contender's measured runs, 0 = none)
 #
@@ -45,6 +48,10 @@ CONTENDERS=${CONTENDERS:-"direct swproxy tinyproxy squid"}
 PROXY_THREADS=${PROXY_THREADS:-$(nproc)}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
 CONNS=${CONNS:-"50 200"}
+WORKLOADS=${WORKLOADS:-"keepalive close mixed"}
+for w in $WORKLOADS; do
+  case $w in keepalive|close|mixed) ;; *) echo "serve.sh: unknown workload '$w'" >&2; exit 2;; esac
+done
 WRK_THREADS=${WRK_THREADS:-2}
 WARMUP=${WARMUP:-1}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -136,6 +143,8 @@ record() { printf '%s\t%s\t%s\t%s\n' "$ROUND" "$1" "$2" "$3" >> "$RESULTS"; }
 mkdir -p "$WORK/www" "$WORK/tmp"
 head -c 1024 /dev/urandom > "$WORK/www/small"
 head -c $((100 * 1024 * 1024)) /dev/urandom > "$WORK/www/big"
+mkdir -p "$WORK/www/mix"
+for s in 1 10 100 1024; do head -c $((s * 1024)) /dev/urandom > "$WORK/www/mix/$s"; done
 ORIGIN_PORT=$(free_port)
 NGINX_CONNS=$((2 * MAXCONN + 1000))
 [ "$NGINX_CONNS" -gt "$NOFILE" ] && NGINX_CONNS=$NOFILE
@@ -245,14 +254,20 @@ CONF
 stop_contender() { [ -n "$CUR_PID" ] && stop_pid "$CUR_PID"; CUR_PID=""; sleep 0.5; }
 
 # wrk against the current contender; records rps, p50, p99, CPU per 100k and error counts.
-run_wrk() { # name conns
-  local name=$1 c=$2 url target file before after line
-  if [ "$name" = direct ]; then url=$ORIGIN; target=/small
-  else url="http://127.0.0.1:$CUR_PORT"; target="$ORIGIN/small"; fi
-  file="$OUT/r$ROUND-$name-c$c.txt"
+run_wrk() { # name conns [workload]
+  local name=$1 c=$2 workload=${3:-keepalive} url target file before after line base paths="" close=0 key
+  if [ "$name" = direct ]; then url=$ORIGIN; base=""
+  else url="http://127.0.0.1:$CUR_PORT"; base=$ORIGIN; fi
+  target="$base/small"
+  case $workload in
+    keepalive) key=$c ;;
+    close) key="close_$c"; close=1 ;;
+    mixed) key="mixed_$c"; paths="$base/mix/1,$base/mix/10,$base/mix/100,$base/mix/1024" ;;
+  esac
+  file="$OUT/r$ROUND-$name-$key.txt"
   [ -n "$CUR_PID" ] && before=$(cpu_ticks "$CUR_PID")
-  WRK_TARGET=$target wrk -t"$WRK_THREADS" -c"$c" -d"$DURATION" --latency -s "$ROOT/bench/serve.lua" "$url" \
-    > "$file" 2>&1 || echo "serve.sh: wrk exited with $? ($file)" >&2
+  WRK_TARGET=$target WRK_PATHS=$paths WRK_CLOSE=$close wrk -t"$WRK_THREADS" -c"$c" -d"$DURATION" --latency \
+    -s "$ROOT/bench/serve.lua" "$url" > "$file" 2>&1 || echo "serve.sh: wrk exited with $? ($file)" >&2
   [ -n "$CUR_PID" ] && after=$(cpu_ticks "$CUR_PID")
   line=$(grep '^BENCH ' "$file" | tail -1 || true)
   if [ -z "$line" ]; then echo "serve.sh: no result from wrk for $name at $c conns ($file)" >&2; return 0; fi
@@ -263,16 +278,17 @@ run_wrk() { # name conns
   rps=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.1f", r / (d / 1e6)}')
   p50=$(awk -v v="$p50_us" 'BEGIN{printf "%.3f", v / 1000}')
   p99=$(awk -v v="$p99_us" 'BEGIN{printf "%.3f", v / 1000}')
-  record "$name" "rps_$c" "$rps"; record "$name" "p50_$c" "$p50"; record "$name" "p99_$c" "$p99"
+  record "$name" "rps_$key" "$rps"; record "$name" "p50_$key" "$p50"; record "$name" "p99_$key" "$p99"
+  [ "$workload" = mixed ] && record "$name" "mbps_$key" "$(awk -v b="$bytes" -v d="$duration_us" 'BEGIN{printf "%.1f", b / d}')"
   if [ -n "$CUR_PID" ] && [ "$requests" -gt 0 ]; then
     cpu=$(awk -v a="$after" -v b="$before" -v t="$CLK_TCK" -v r="$requests" 'BEGIN{printf "%.4f", (a - b) / t / r * 100000}')
-    record "$name" "cpu_$c" "$cpu"
+    record "$name" "cpu_$key" "$cpu"
   fi
   record "$name" wrk_non2xx "$err_status"
   record "$name" wrk_readerr "$err_read"
   record "$name" wrk_sockerr $((err_connect + err_write + err_timeout))
-  printf '  %-9s %3s conns: %9s req/s  p50 %7s ms  p99 %8s ms  cpu/100k %6s s  non-2xx %s  socket errors c/r/w/t %s/%s/%s/%s\n' \
-    "$name" "$c" "$rps" "$p50" "$p99" "${cpu:-—}" "$err_status" "$err_connect" "$err_read" "$err_write" "$err_timeout" >&2
+  printf '  %-9s %-9s %3s conns: %9s req/s  p50 %7s ms  p99 %8s ms  cpu/100k %6s s  non-2xx %s  socket errors c/r/w/t %s/%s/%s/%s\n' \
+    "$name" "$workload" "$c" "$rps" "$p50" "$p99" "${cpu:-—}" "$err_status" "$err_connect" "$err_read" "$err_write" "$err_timeout" >&2
 }
 
 phase_throughput() { # name
@@ -283,7 +299,14 @@ phase_throughput() { # name
     [ "$name" = direct ] || { wurl="http://127.0.0.1:$CUR_PORT"; wtarget="$ORIGIN/small"; }
     WRK_TARGET=$wtarget wrk -t"$WRK_THREADS" -c50 -d"${WARMUP}s" -s "$ROOT/bench/serve.lua" "$wurl" >/dev/null 2>&1 || true
   fi
-  for c in $CONNS; do run_wrk "$name" "$c"; done
+  local first=${CONNS%% *} w
+  for w in $WORKLOADS; do
+    if [ "$w" = keepalive ]; then
+      for c in $CONNS; do run_wrk "$name" "$c"; done
+    else
+      run_wrk "$name" "$first" "$w"
+    fi
+  done
   stop_contender
 }
 
@@ -375,10 +398,11 @@ has tinyproxy && VERSIONS="$VERSIONS, $(ver tinyproxy -v)"
 has squid && VERSIONS="$VERSIONS, $(ver squid -v | sed 's/^Squid Cache: Version /squid /')"
 VERSIONS="$VERSIONS, $(ver curl --version | cut -d' ' -f1-2), $(ver python3 --version)"
 MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r), open-file limit $NOFILE"
-COMMAND="${SWPROXY_ARGS_B:+SWPROXY_ARGS_B=\"$SWPROXY_ARGS_B\" }${SWPROXY_BIN_B:+SWPROXY_BIN_B=$SWPROXY_BIN_B }${GIVEN_BIN:+SWPROXY_BIN=$GIVEN_BIN }${GIVEN_SKIP:+SKIP_BUILD=$GIVEN_SKIP }ROUNDS=$ROUNDS DURATION=$DURATION IDLE_CONNS=$IDLE_CONNS CONTENDERS=\"$CONTENDERS\" PROXY_THREADS=$PROXY_THREADS NGINX_WORKERS=$NGINX_WORKERS CONNS=\"$CONNS\" WRK_THREADS=$WRK_THREADS WARMUP=$WARMUP bash bench/serve.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
+COMMAND="WORKLOADS=\"$WORKLOADS\" ${SWPROXY_ARGS_B:+SWPROXY_ARGS_B=\"$SWPROXY_ARGS_B\" }${SWPROXY_BIN_B:+SWPROXY_BIN_B=$SWPROXY_BIN_B }${GIVEN_BIN:+SWPROXY_BIN=$GIVEN_BIN }${GIVEN_SKIP:+SKIP_BUILD=$GIVEN_SKIP }ROUNDS=$ROUNDS DURATION=$DURATION IDLE_CONNS=$IDLE_CONNS CONTENDERS=\"$CONTENDERS\" PROXY_THREADS=$PROXY_THREADS NGINX_WORKERS=$NGINX_WORKERS CONNS=\"$CONNS\" WRK_THREADS=$WRK_THREADS WARMUP=$WARMUP bash bench/serve.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 METHOD="Medians over $ROUNDS rounds; every round runs each measurement for every contender in turn (order rotated per round), each on a freshly started proxy. \
 Origin: nginx, $NGINX_WORKERS worker process(es), sendfile, access log off, serving a 1 KiB \`/small\` and a 100 MiB \`/big\` from 127.0.0.1. \
 Throughput: \`wrk -t$WRK_THREADS -c{$(echo "$CONNS" | tr ' ' ',')} -d$DURATION --latency -s bench/serve.lua\` (absolute-form \`GET $ORIGIN/small\` to the proxy's port; origin-form \`/small\` for direct), after a ${WARMUP} s warm-up; \
+Workloads ($WORKLOADS): keepalive as above at every conns count; close = the same with \`Connection: close\` on every request (wrk opens a new connection for each), at the first conns count; mixed = keep-alive, each request one of /mix/1, /mix/10, /mix/100, /mix/1024 (KiB) at random (wrk's Lua \`request\`), at the first conns count, with its MB/s. \
 proxy CPU = utime+stime of the proxy process (all threads, /proc/PID/stat, CLK_TCK $CLK_TCK) across the wrk run ÷ requests × 100,000. \
 Download: \`curl -x http://127.0.0.1:PROXYPORT -o /dev/null -w '%{speed_download}' $ORIGIN/big\`, peak RSS = the fresh proxy's VmHWM afterwards. \
 Idle: \`bench/idle_conns.py\` opens $IDLE_CONNS connections (200 being set up at a time), one keep-alive GET of /small on each, reads the response and holds them; RSS = the proxy's VmRSS 1.5 s after the last response (growth per conn against the fresh proxy's VmRSS). \

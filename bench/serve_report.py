@@ -68,6 +68,16 @@ def main():
             (f"p99_{c}", f"p99 latency ms, {c} conns", "lo", "ms", "median"),
             (f"cpu_{c}", f"proxy CPU s per 100k requests, {c} conns", "lo", "f3", "median"),
         ]
+    first = conns[0] if conns else "50"
+    for key, what in ((f"close_{first}", f"{first} conns, Connection: close"),
+                      (f"mixed_{first}", f"{first} conns, mixed 1 KiB–1 MiB")):
+        metrics += [
+            (f"rps_{key}", f"requests/s, {what}", "hi", "int", "median"),
+            (f"p50_{key}", f"p50 latency ms, {what}", "lo", "ms", "median"),
+            (f"p99_{key}", f"p99 latency ms, {what}", "lo", "ms", "median"),
+            (f"cpu_{key}", f"proxy CPU s per 100k requests, {what}", "lo", "f3", "median"),
+        ]
+    metrics += [(f"mbps_mixed_{first}", f"MB/s (10⁶ B/s), {first} conns, mixed 1 KiB–1 MiB", "hi", "f1", "median")]
     metrics += [
         ("mbps", "100 MiB download, MB/s (10⁶ B/s)", "hi", "f1", "median"),
         ("rss_start", "RSS at start, MiB", "lo", "f1", "median"),
