@@ -2,6 +2,24 @@ import Synchronization
 import SwproxyCurl
 import SwproxyLoop
 
+/// One request's (or tunnel's) way through the parents: the order to try them in, fixed at its first
+/// attempt, and which attempt it is on.
+struct ParentAttempts {
+    private var order: [Int] = []
+    private var attempt = 0
+
+    /// The parent index for the current attempt (0 without parents: the router then routes direct).
+    mutating func current(_ pool: ParentPool?, now: UInt64) -> Int {
+        if let pool, order.isEmpty { order = pool.order(now: now) }
+        return order.isEmpty ? 0 : order[attempt]
+    }
+
+    /// Another parent is left to try.
+    var hasNext: Bool { attempt + 1 < order.count }
+
+    mutating func advance() { attempt += 1 }
+}
+
 /// The `--upstream-proxy` parents and their health, shared by every loop. A parent that fails (its
 /// connection refused or timed out, its TLS or SOCKS handshake failed, it closed before answering, or it
 /// answered a CONNECT with a 5xx of its own) is marked down for a backoff window (1 s, doubled with each

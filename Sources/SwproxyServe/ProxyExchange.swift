@@ -19,9 +19,8 @@ final class ProxyExchange: TransferDelegate, ClientJob {
     private var body: RequestBody
     private var response: ExchangeResponse
     private var readDeadline: ActivityDeadline
-    /// With several `--upstream-proxy` parents: the order to try them in, and which is in use.
-    private var parentOrder: [Int] = []
-    private var attempt = 0
+    /// With several `--upstream-proxy` parents: which is tried now.
+    private var parents = ParentAttempts()
 
     init(client: ClientSide, context: LoopContext, head: RequestHead) {
         self.client = client
@@ -30,14 +29,17 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         config = context.config
         started = context.loop.now
         body = RequestBody(head.framing)
-        response = ExchangeResponse(method: head.method, clientVersion: head.version, keepAlive: head.keepAlive,
-                                    via: config.viaEntry)
+        response = ProxyExchange.freshResponse(head, config)
         readDeadline = ActivityDeadline(span: MonotonicClock.nanoseconds(config.readTimeout), now: started)
     }
 
+    private static func freshResponse(_ head: RequestHead, _ config: ServeConfiguration) -> ExchangeResponse {
+        ExchangeResponse(method: head.method, clientVersion: head.version, keepAlive: head.keepAlive, via: config.viaEntry)
+    }
+
     func start() {
-        if let pool = config.parentPool, parentOrder.isEmpty { parentOrder = pool.order(now: context.loop.now) }
-        guard let route = context.router.route(head, parent: parentOrder.isEmpty ? 0 : parentOrder[attempt]) else { return }
+        let parent = parents.current(config.parentPool, now: context.loop.now)
+        guard let route = context.router.route(head, parent: parent) else { return }
         self.route = route
         if let p = route.parent { config.parentPool?.started(p) }
         let easy = EasyHandle.make(from: context.easyPool)
@@ -108,9 +110,8 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         if failOver {
             // A fresh start on the next parent: nothing of this attempt's response reached the client, and
             // none of it (a partial head) may leak into the next one.
-            attempt += 1
-            response = ExchangeResponse(method: head.method, clientVersion: head.version, keepAlive: head.keepAlive,
-                                        via: config.viaEntry)
+            parents.advance()
+            response = ProxyExchange.freshResponse(head, config)
             readDeadline = ActivityDeadline(span: MonotonicClock.nanoseconds(config.readTimeout), now: context.loop.now)
             start()
             return
@@ -147,7 +148,7 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         if case .answer = ending { unanswered = true }
         let unsent = code == .couldntConnect || code == .couldntResolveProxy || code == .proxy
             || (code == .operationTimedOut && t.easy.info(.connectTime) == 0)
-        let again = unanswered && body.bytesIn == 0 && attempt + 1 < parentOrder.count
+        let again = unanswered && body.bytesIn == 0 && parents.hasNext
             && (unsent || ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"].contains(head.method))
         pool.failed(p, now: context.loop.now, failedOver: again)
         return again

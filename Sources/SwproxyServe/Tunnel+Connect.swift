@@ -8,8 +8,7 @@ import SwproxyLoop
 /// TLS session (`viaLibcurl`).
 extension Tunnel {
     func start() {
-        if let pool = config.parentPool, parentOrder.isEmpty { parentOrder = pool.order(now: loop.now) }
-        let route = context.router.tunnel(host: host, port: port, parent: parentOrder.isEmpty ? 0 : parentOrder[attempt])
+        let route = context.router.tunnel(host: host, port: port, parent: parents.current(config.parentPool, now: loop.now))
         self.route = route
         if let p = route.parent { config.parentPool?.started(p) }
         let easy = EasyHandle()
@@ -45,10 +44,10 @@ extension Tunnel {
                 ParentPool.isParentFailure(code, connectCode: connectCode)
             {
                 // Nothing reached the client yet: the next parent, if there is one.
-                let again = attempt + 1 < parentOrder.count
+                let again = parents.hasNext
                 pool.failed(p, now: loop.now, failedOver: again)
                 if again {
-                    attempt += 1
+                    parents.advance()
                     start()
                     return
                 }

@@ -67,9 +67,8 @@ final class Tunnel: TransferDelegate, ClientJob {
     var responseHead = ByteBuffer()
     var logStatus = 200
     var route: UpstreamRoute?
-    /// With several `--upstream-proxy` parents: the order to try them in, and which is in use.
-    var parentOrder: [Int] = []
-    var attempt = 0
+    /// With several `--upstream-proxy` parents: which is tried now.
+    var parents = ParentAttempts()
     /// The CONNECT_ONLY transfer while it connects.
     var transfer: Transfer?
     /// Through an https:// upstream proxy the tunnel runs inside libcurl's TLS session with that proxy: bytes

@@ -384,6 +384,21 @@ final class UpstreamRouterTests: XCTestCase {
         XCTAssertTrue(text.contains("swproxy_parent_failures_total{parent=\"http://a:1\"} 3"), text)
         XCTAssertTrue(text.contains("swproxy_parent_failovers_total{parent=\"http://a:1\"} 2"), text)
 
+        // One request's attempts: the order is fixed at the first, then walked.
+        var attempts = ParentAttempts()
+        XCTAssertEqual(attempts.current(nil, now: 0), 0, "no parents")
+        XCTAssertFalse(attempts.hasNext)
+        attempts = ParentAttempts()
+        XCTAssertEqual(attempts.current(pool, now: 13 * s), 0)
+        pool.failed(0, now: 13 * s, failedOver: true)
+        XCTAssertEqual(attempts.current(pool, now: 13 * s), 0, "the order does not change mid-request")
+        XCTAssertTrue(attempts.hasNext)
+        attempts.advance()
+        XCTAssertEqual(attempts.current(pool, now: 13 * s), 1, "down until 14 s")
+        attempts.advance()
+        XCTAssertEqual(attempts.current(pool, now: 13 * s), 2, "down until 80 s")
+        XCTAssertFalse(attempts.hasNext)
+
         XCTAssertTrue(ParentPool.isParentFailure(.couldntConnect, connectCode: 0))
         XCTAssertTrue(ParentPool.isParentFailure(.recvError, connectCode: 503))
         XCTAssertFalse(ParentPool.isParentFailure(.sslConnectError, connectCode: 200), "the origin's TLS, in the tunnel")
