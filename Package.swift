@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "SwproxyLoop", dependencies: ["CSystem"], swiftSettings: hotPath),
         .target(name: "SwproxyCurl", dependencies: ["CCurl", "SwproxyLoop"], swiftSettings: hotPath),
         .target(name: "SwproxyFetch", dependencies: ["CDigest", "SwproxyLoop", "SwproxyCurl", "SwproxyConfig"], swiftSettings: hotPath),
-        .target(name: "SwproxyServe", dependencies: ["CCrypt", "CTLS", "SwproxyLoop", "SwproxyCurl", "SwproxyHTTP"], swiftSettings: hotPath),
+        .target(name: "SwproxyServe", dependencies: ["CCrypt", "CTLS", "CSystem", "SwproxyLoop", "SwproxyCurl", "SwproxyHTTP"], swiftSettings: hotPath),
         .executableTarget(
             name: "swproxy",
             dependencies: [

@@ -173,13 +173,13 @@ _swproxy() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    fetch|serve|help)
+    fetch|serve|cache|help)
         # Offer subcommand argument completions
         "_swproxy_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'fetch serve help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'fetch serve cache help' -- "${cur}"))
         ;;
     esac
 }
@@ -419,7 +419,7 @@ _swproxy_serve() {
     repeating_flags=()
     non_repeating_flags=(--proxy-protocol --audit --tunnel-check-sni --tunnel-require-tls --block-private --quiet --no-via --no-forwarded-for --forward --preserve-host --no-upgrade --upstream-http2 --upstream-h2c --upstream-insecure --print-config --version -h --help)
     repeating_options=(--listen --listen-tls --allow --deny --auth --auth-file --allow-host --deny-host --allow-host-file --deny-host-file --connect-port --upstream-proxy --no-upstream-proxy-for)
-    non_repeating_options=(--port --threads --tls-cert --tls-key --learn --max-connections --max-body-size --max-header-size --header-timeout --idle-timeout --connect-timeout --read-timeout --drain-timeout --access-log --log-format --metrics-listen --via-name --reverse --upstream-cacert --config)
+    non_repeating_options=(--port --threads --tls-cert --tls-key --learn --max-connections --max-body-size --max-header-size --header-timeout --idle-timeout --connect-timeout --read-timeout --drain-timeout --access-log --log-format --metrics-listen --via-name --reverse --upstream-cacert --cache-dir --cache-size --cache-max-object --config)
     __swproxy_offer_flags_options 0
 
     # Offer option value completions
@@ -521,7 +521,69 @@ _swproxy_serve() {
     '--upstream-cacert')
         return
         ;;
+    '--cache-dir')
+        return
+        ;;
+    '--cache-size')
+        return
+        ;;
+    '--cache-max-object')
+        return
+        ;;
     '--config')
+        return
+        ;;
+    esac
+}
+
+_swproxy_cache() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __swproxy_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    stats|purge)
+        # Offer subcommand argument completions
+        "_swproxy_cache_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'stats purge' -- "${cur}"))
+        ;;
+    esac
+}
+
+_swproxy_cache_stats() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--cache-dir)
+    __swproxy_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--cache-dir')
+        return
+        ;;
+    esac
+}
+
+_swproxy_cache_purge() {
+    repeating_flags=()
+    non_repeating_flags=(--all --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--cache-dir)
+    __swproxy_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--cache-dir')
         return
         ;;
     esac

@@ -1,6 +1,6 @@
-// The Linux calls Glibc does not export cleanly to Swift, for SwproxyLoop only: epoll's packed struct,
+// The Linux calls Glibc does not export cleanly to Swift, for SwproxyLoop (epoll's packed struct,
 // eventfd, accept4, fcntl's variadic form, the terminal size ioctl, clocks, relaxed atomics and the
-// open-file limit. No libcurl here (that is CCurl, for SwproxyCurl alone).
+// open-file limit) and the cache of SwproxyServe (strptime, mkostemp, copy_file_range: behind feature macros). No libcurl here (that is CCurl, for SwproxyCurl alone).
 #ifndef CSYSTEM_SHIM_H
 #define CSYSTEM_SHIM_H
 
@@ -16,6 +16,21 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+
+char *strptime(const char *__restrict s, const char *__restrict fmt, struct tm *tp);
+int mkostemp(char *template_, int flags);
+
+/// strptime(3): the end of what was parsed, or NULL.
+static inline const char *csys_strptime(const char *s, const char *fmt, struct tm *tp) { return strptime(s, fmt, tp); }
+
+/// mkostemp(3): a new file from a template ending in XXXXXX, open for reading and writing.
+static inline int csys_mkostemp(char *template_, int flags) { return mkostemp(template_, flags); }
+
+/// copy_file_range(2): copies in the kernel from `in` at `*in_off` (advanced) to `out` at its offset.
+static inline long csys_copy_file_range(int in, int64_t *in_off, int out, size_t len) {
+    return syscall(SYS_copy_file_range, in, in_off, out, (int64_t *)0, len, 0u);
+}
 
 /// epoll_ctl without the packed `struct epoll_event` (which Swift imports badly on x86_64).
 static inline int csys_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {

@@ -20,6 +20,7 @@ final class AccessLog {
         var upstream: String?
         var error: String?
         var wouldDeny: String?
+        var cache: String? = nil
     }
 
     private let fd: Int32
@@ -56,6 +57,7 @@ final class AccessLog {
                 line += " \"\(AccessLog.clfEscape(e.referer ?? "-"))\" \"\(AccessLog.clfEscape(e.userAgent ?? "-"))\""
             }
             // Past the standard fields, and only when there is one: parsers of the plain formats read on.
+            if let c = e.cache { line += " cache=\(c)" }
             if let r = e.error { line += " reason=\(r)" }
             if let w = e.wouldDeny { line += " would-deny=\(w)" }
         case .json:
@@ -69,6 +71,7 @@ final class AccessLog {
             f.append("\"error\":" + (e.error.map(jsonQuote) ?? "null"))
             f.append("\"reason\":" + (e.error.map(jsonQuote) ?? "null"))
             f.append("\"would_deny\":" + (e.wouldDeny.map(jsonQuote) ?? "null"))
+            f.append("\"cache\":" + (e.cache.map(jsonQuote) ?? "null"))
             line = "{" + f.joined(separator: ",") + "}"
         }
         line += "\n"

@@ -37,6 +37,8 @@ final class ClientConnection: ClientSide {
     private var readSide = ReadSide.open
     /// The interest registered with the loop (changed only when it differs).
     private var interest: IOEvents = .readable
+    /// A `sendFile` found the socket full: the job hears `clientOutputDrained` when it is writable again.
+    private var fileWaitsWritable = false
     /// The loop timer behind the machine's deadline. It is moved only when the deadline comes earlier than
     /// it; a later deadline is picked up when it fires (keep-alive traffic moves the deadline on every
     /// request: per-request schedule and cancel showed in profiles).
@@ -325,7 +327,28 @@ final class ClientConnection: ClientSide {
         updateInterest()
     }
 
+    func sendFile(_ file: Int32, offset: inout Int64, count: Int) -> SendFileResult {
+        guard !machine.isClosed else { return .closed }
+        guard tls == nil else { return .unsupported }
+        guard output.isEmpty else { return .wouldBlock }  // the queue's flush ends in clientOutputDrained
+        var off = off_t(offset)
+        let n = Glibc.sendfile(fd, file, &off, count)
+        if n > 0 {
+            offset = Int64(off)
+            return .sent(n)
+        }
+        if n < 0 && (errno == EAGAIN || errno == EINTR) {
+            fileWaitsWritable = true
+            updateInterest()
+            return .wouldBlock
+        }
+        if n == 0 { return .unsupported }  // nothing to read there: let the caller's read say why
+        close()
+        return .closed
+    }
+
     private func flush() {
+        fileWaitsWritable = false
         while !output.isEmpty {
             let r = output.withReadableBytes { writeClient($0) }
             switch r {
@@ -429,7 +452,7 @@ final class ClientConnection: ClientSide {
         var i: IOEvents = []
         if readSide == .open || (machine.state == .lingering && readSide != .ended) { i.insert(.readable) }
         // Output waits for a TLS handshake to finish; the handshake itself may wait to write.
-        if !output.isEmpty && tls?.handshakeDone != false { i.insert(.writable) }
+        if (!output.isEmpty || fileWaitsWritable) && tls?.handshakeDone != false { i.insert(.writable) }
         if tls?.wantsWritable == true { i.insert(.writable) }
         guard i != interest else { return }
         interest = i

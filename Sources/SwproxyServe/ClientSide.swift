@@ -25,6 +25,10 @@ protocol ClientSide: AnyObject {
 
     func send(_ bytes: UnsafeRawBufferPointer)
     func send(_ bytes: [UInt8])
+    /// Sends up to `count` bytes of file `fd` from `offset` (advanced) with `sendfile(2)`, once what is
+    /// queued went out: `.wouldBlock` is followed by `clientOutputDrained`; `.unsupported` on a TLS
+    /// connection (the caller reads and sends instead).
+    func sendFile(_ fd: Int32, offset: inout Int64, count: Int) -> SendFileResult
     /// Above the high watermark: producers pause until `clientOutputDrained`.
     var outputFull: Bool { get }
     /// At or below the low watermark: a paused producer may resume.
@@ -47,6 +51,13 @@ protocol ClientSide: AnyObject {
     func closeAfterFlush()
     /// Ends the connection now (a response cut short: the client sees it truncated).
     func abort()
+}
+
+enum SendFileResult: Equatable {
+    case sent(Int)
+    case wouldBlock
+    case unsupported
+    case closed
 }
 
 /// What runs on a client connection, as the connection sees it.

@@ -10,7 +10,18 @@ enum Dispatch {
         if let u = upgrade(head, client: client, context: context) {
             return Tunnel(client: client, context: context, head: head, upgrade: u)
         }
-        return ProxyExchange(client: client, context: context, head: head)
+        if let store = context.config.cache, head.method == "GET" || head.method == "HEAD",
+            let key = CacheJob.key(head, config: context.config)
+        {
+            return CacheJob(client: client, context: context, head: head, store: store, key: key)
+        }
+        let x = ProxyExchange(client: client, context: context, head: head)
+        // The cache forwards what it does not handle, and says so (RFC 9211).
+        if context.config.cache != nil {
+            x.cache = (status: "swproxy; fwd=bypass", label: "BYPASS")
+            context.journal.cacheRequest("BYPASS")
+        }
+        return x
     }
 
     /// An Upgrade (WebSocket) request to relay after a 101, or nil to forward the request normally (with

@@ -39,8 +39,11 @@ struct ExchangeResponse {
     let clientVersion: HTTPVersion
     /// This proxy's `Via` name, nil with --no-via.
     let via: String?
+    /// On the cache path: this cache's `Cache-Status` member (`swproxy; fwd=uri-miss`), to which the
+    /// origin's status is added.
+    var cacheStatus: String?
     private(set) var state = State.awaitingHead
-    private var builder = ResponseHeadBuilder()
+    private(set) var builder = ResponseHeadBuilder()
     private var dechunker = ChunkedDecoder()
     private(set) var status = 0
     private(set) var bytesOut: Int64 = 0
@@ -91,7 +94,15 @@ struct ExchangeResponse {
         let body = ResponseFraming.body(method: method, status: status, fields: builder.fields)
         let d = ResponseFraming.relay(body, clientVersion: clientVersion, keepAlive: keepAlive, draining: draining)
         keepAlive = d.keepAlive
-        let fields = ResponseFraming.clientFields(builder.fields, decision: d, via: via)
+        var fields = ResponseFraming.clientFields(builder.fields, decision: d, via: via)
+        if let c = cacheStatus {
+            let member = c.contains("fwd=") && !c.contains("fwd=bypass") ? c + "; fwd-status=\(status)" : c
+            if let i = fields.firstIndex(where: { $0.isNamed("cache-status") }) {
+                fields[i].value += ", " + member
+            } else {
+                fields.append(HeaderField("Cache-Status", member))
+            }
+        }
         let bytes = HeadWriter.response(status: status, reason: builder.reason, fields: fields)
         if d.relay == .none {
             send(bytes)

@@ -38,6 +38,8 @@ final class Journal {
         var reason: String? = nil
         /// Under `--audit`: the refusal the policy only logged (`host-denied`, `sni-mismatch` …).
         var wouldDeny: String? = nil
+        /// On the cache path: HIT, MISS, REVALIDATED, STALE, COALESCED or BYPASS.
+        var cache: String? = nil
     }
 
     /// A request answered (by the origin, or by the proxy itself), or a tunnel that ended. A tunnel's
@@ -68,6 +70,15 @@ final class Journal {
         metrics.counters.add(Metrics.Slot.connectionsRefused)
         metrics.refusal(reason)
     }
+
+    /// A request on the cache path, by its cache status (`CacheJob`).
+    func cacheRequest(_ label: String) {
+        metrics.counters.add(Metrics.Slot.cacheRequests + (Metrics.cacheStatuses.firstIndex(of: label) ?? 0))
+    }
+
+    /// Body bytes a fill took from upstream, or a cache answer sent from the store.
+    func cacheBytes(fromUpstream n: Int) { metrics.counters.add(Metrics.Slot.cacheBytesFromUpstream, n) }
+    func cacheBytes(fromCache n: Int) { metrics.counters.add(Metrics.Slot.cacheBytesFromCache, n) }
 
     /// `--audit`: a refusal only logged.
     func wouldDeny(_ reason: String) { metrics.wouldDeny(reason) }
@@ -120,6 +131,6 @@ final class Journal {
             client: r.client, method: h?.method ?? "-", target: h?.rawTarget ?? "-", version: h?.version.text ?? "-",
             status: r.status, bytesIn: r.bytesIn, bytesOut: r.bytesOut, durationMs: r.seconds * 1000,
             referer: h?.field("referer"), userAgent: h?.field("user-agent"), upstream: r.upstream, error: r.reason,
-            wouldDeny: r.wouldDeny))
+            wouldDeny: r.wouldDeny, cache: r.cache))
     }
 }

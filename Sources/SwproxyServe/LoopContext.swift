@@ -15,6 +15,8 @@ final class LoopContext {
     private(set) var config: ServeConfiguration
     private(set) var policy: Policy
     private(set) var router: UpstreamRouter
+    /// The cache fills running on this loop (each holds itself here until it ends).
+    var fills: [ObjectIdentifier: CacheFill] = [:]
     /// Graceful shutdown began: responses end their connections.
     var draining = false
 
@@ -44,6 +46,8 @@ final class LoopContext {
     }
 
     func close() {
+        for f in fills.values { f.cancel() }
+        fills = [:]
         driver.close()
         easyPool.close()
         journal.close()

@@ -12,6 +12,8 @@ final class Metrics: Sendable {
                           "sni-missing", "sni-unreadable", "sni-timeout", "not-tls", "loop", "body-too-large",
                           "bad-request", "header-timeout", "other"]
     /// Request duration histogram bounds, seconds.
+    /// The cache statuses of the access log, in the order of their counters.
+    static let cacheStatuses = ["HIT", "MISS", "REVALIDATED", "STALE", "COALESCED", "BYPASS"]
     static let buckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
     enum Slot {
@@ -33,7 +35,10 @@ final class Metrics: Sendable {
         static let durationCount = durationSumMicros + 1
         static let tlsHandshakes = durationCount + 1
         static let tlsHandshakeFailures = tlsHandshakes + 1
-        static let total = tlsHandshakeFailures + 1
+        static let cacheRequests = tlsHandshakeFailures + 1  // × cacheStatuses
+        static let cacheBytesFromCache = cacheRequests + cacheStatuses.count
+        static let cacheBytesFromUpstream = cacheBytesFromCache + 1
+        static let total = cacheBytesFromUpstream + 1
     }
 
     let counters = AtomicCounters(count: Slot.total)

@@ -62,7 +62,8 @@ final class MetricsServer {
             switch (head.method, path) {
             case ("GET", "/metrics"), ("HEAD", "/metrics"):
                 respond(c, status: 200, body: MetricsText.render(state.metrics, draining: draining)
-                            + (state.parents.withLock { $0 }?.metricsText(now: MonotonicClock.now()) ?? ""),
+                            + (state.parents.withLock { $0 }?.metricsText(now: MonotonicClock.now()) ?? "")
+                            + (state.cache.withLock { $0 }.map(MetricsText.cache) ?? ""),
                         type: "text/plain; version=0.0.4; charset=utf-8", head: head.method == "HEAD")
             case ("GET", "/healthz"), ("HEAD", "/healthz"):
                 respond(c, status: draining ? 503 : 200, body: draining ? "draining\n" : "ok\n", type: "text/plain",

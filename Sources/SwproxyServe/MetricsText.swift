@@ -43,6 +43,13 @@ enum MetricsText {
         out += "swproxy_tls_handshakes_total \(sum(Metrics.Slot.tlsHandshakes))\n"
         header("swproxy_tls_handshake_failures_total", "counter", "TLS handshakes on --listen-tls listeners that failed.")
         out += "swproxy_tls_handshake_failures_total \(sum(Metrics.Slot.tlsHandshakeFailures))\n"
+        header("swproxy_cache_requests_total", "counter", "Requests on the cache path (--cache-dir), by cache status.")
+        for (k, status) in Metrics.cacheStatuses.enumerated() {
+            out += "swproxy_cache_requests_total{status=\"\(status.lowercased())\"} \(sum(Metrics.Slot.cacheRequests + k))\n"
+        }
+        header("swproxy_cache_bytes_total", "counter", "Body bytes sent from the cache's store, and fetched from upstream into it.")
+        out += "swproxy_cache_bytes_total{source=\"cache\"} \(sum(Metrics.Slot.cacheBytesFromCache))\n"
+        out += "swproxy_cache_bytes_total{source=\"upstream\"} \(sum(Metrics.Slot.cacheBytesFromUpstream))\n"
         header("swproxy_upstream_errors_total", "counter", "Upstream failures before a response, by kind.")
         for (k, kind) in Metrics.upstreamKinds.enumerated() {
             out += "swproxy_upstream_errors_total{kind=\"\(kind)\"} \(sum(Metrics.Slot.upstreamErrors + k))\n"
@@ -74,5 +81,16 @@ enum MetricsText {
 
     static func format(_ d: Double) -> String {
         d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)
+    }
+
+    /// The store's gauges (shared by every loop).
+    static func cache(_ store: CacheStore) -> String {
+        let s = store.stats
+        return "# HELP swproxy_cache_entries Entries in the cache's store.\n# TYPE swproxy_cache_entries gauge\n"
+            + "swproxy_cache_entries \(s.entries)\n"
+            + "# HELP swproxy_cache_store_bytes Bytes of the cache's store on disk.\n# TYPE swproxy_cache_store_bytes gauge\n"
+            + "swproxy_cache_store_bytes \(s.bytes)\n"
+            + "# HELP swproxy_cache_evictions_total Entries evicted to keep the store under --cache-size.\n"
+            + "# TYPE swproxy_cache_evictions_total counter\nswproxy_cache_evictions_total \(s.evictions)\n"
     }
 }

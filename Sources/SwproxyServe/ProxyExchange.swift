@@ -21,6 +21,10 @@ final class ProxyExchange: TransferDelegate, ClientJob {
     private var readDeadline: ActivityDeadline
     /// With several `--upstream-proxy` parents: which is tried now.
     private var parents = ParentAttempts()
+    /// On the cache path (`CacheJob`): the `Cache-Status` member and the log's cache status.
+    var cache: (status: String, label: String)? {
+        didSet { response.cacheStatus = cache?.status }
+    }
 
     init(client: ClientSide, context: LoopContext, head: RequestHead) {
         self.client = client
@@ -35,6 +39,19 @@ final class ProxyExchange: TransferDelegate, ClientJob {
 
     private static func freshResponse(_ head: RequestHead, _ config: ServeConfiguration) -> ExchangeResponse {
         ExchangeResponse(method: head.method, clientVersion: head.version, keepAlive: head.keepAlive, via: config.viaEntry)
+    }
+
+    /// Takes over a transfer a `CacheFill` started and found not storable: its head lines so far are
+    /// replayed, the rest arrives here.
+    func adopt(_ t: Transfer, route: UpstreamRoute, headLines: [[UInt8]]) {
+        self.route = route
+        transfer = t
+        t.delegate = self
+        client.setDeadline(at: readDeadline.at)
+        for line in headLines {
+            let ok = line.withUnsafeBytes { transferReceivedHeader(t, $0) }
+            if !ok { break }
+        }
     }
 
     func start() {
@@ -78,6 +95,7 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         case .invalid: return false
         case .head:
             touch()  // once per head, not per line: reading the clock showed in profiles
+            if response.started, let store = config.cache { invalidate(store) }
             return true
         }
     }
@@ -112,6 +130,7 @@ final class ProxyExchange: TransferDelegate, ClientJob {
             // none of it (a partial head) may leak into the next one.
             parents.advance()
             response = ProxyExchange.freshResponse(head, config)
+            response.cacheStatus = cache?.status
             readDeadline = ActivityDeadline(span: MonotonicClock.nanoseconds(config.readTimeout), now: context.loop.now)
             start()
             return
@@ -154,11 +173,25 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         return again
     }
 
+    /// An unsafe method's success invalidates what the cache holds for its target and for the same-origin
+    /// `Location` and `Content-Location`.
+    /// - SeeAlso: RFC 9111 §4.4
+    private func invalidate(_ store: CacheStore) {
+        guard !["GET", "HEAD", "OPTIONS", "TRACE"].contains(head.method), (200..<400).contains(response.status),
+            let key = CacheJob.key(head, config: config)
+        else { return }
+        store.invalidate(key: key)
+        for name in ["location", "content-location"] {
+            guard let v = response.builder.field(name), let other = CacheKey.resolve(v, against: key) else { continue }
+            store.invalidate(key: other)
+        }
+    }
+
     private func record(error: String?, upstream: String?) {
         context.journal.answered(Journal.Record(
             client: client.peerHost, head: head, status: response.status, bytesIn: body.bytesIn,
             bytesOut: response.bytesOut, seconds: Double(context.loop.now - started) / 1e9, upstream: upstream,
-            reason: error, wouldDeny: client.wouldDeny))
+            reason: error, wouldDeny: client.wouldDeny, cache: cache?.label))
     }
 
     /// The connection is closing: drop the transfer.

@@ -66,6 +66,19 @@ public enum ProxyServer {
             }
         }
         let learner = effective.learner
+        if let dir = config.cacheDir {
+            let clock = MonotonicClock.now()
+            do {
+                effective.cache = try CacheStore(directory: dir, capacity: config.cacheSize, maxObject: config.cacheMaxObject)
+            } catch {
+                printError("swproxy serve: --cache-dir \(dir): \(error)")
+                for fds in perThread + tlsPerThread { for fd in fds { Socket.close(fd) } }
+                if metricsFD >= 0 { Socket.close(metricsFD) }
+                return 2
+            }
+            let s = effective.cache!.stats
+            printError("swproxy serve: cache in \(dir): \(s.entries) entries, \(s.bytes) bytes (index built in \(Double((MonotonicClock.now() - clock) / 1_000_000) / 1000) s)")
+        }
         if !effective.upstreamProxies.isEmpty { effective.parentPool = ParentPool(effective.upstreamProxies) }
         let shown = bound.map(\.description) + boundTLS.map { "\($0) (TLS)" }
         printError("swproxy serve: listening on \(shown.joined(separator: ", ")) (\(config.threads) thread\(config.threads == 1 ? "" : "s"))")
@@ -80,6 +93,7 @@ public enum ProxyServer {
 
         let state = SharedState(threads: config.threads)
         state.parents.withLock { $0 = effective.parentPool }
+        state.cache.withLock { $0 = effective.cache }
         var threads: [pthread_t] = []
         for t in 0..<config.threads {
             let fds = perThread[t]
@@ -153,6 +167,14 @@ public enum ProxyServer {
             }
             c.learnPath = running.learnPath
             c.learner = running.learner
+            // The store is opened at start: a reload keeps it (another directory or size takes a restart).
+            if c.cacheDir != running.cacheDir || c.cacheSize != running.cacheSize || c.cacheMaxObject != running.cacheMaxObject {
+                printError("swproxy serve: cache changes take a restart; keeping \(running.cacheDir ?? "no cache")")
+            }
+            c.cacheDir = running.cacheDir
+            c.cacheSize = running.cacheSize
+            c.cacheMaxObject = running.cacheMaxObject
+            c.cache = running.cache
             // The parents' health carries over while the list stays the same.
             if let pool = state.parents.withLock({ $0 }), pool.parents == c.upstreamProxies {
                 c.parentPool = pool
@@ -244,6 +266,8 @@ final class SharedState: Sendable {
     let metricsHandle = Mutex<EventLoopHandle?>(nil)
     /// The `--upstream-proxy` parents' health, for /metrics.
     let parents = Mutex<ParentPool?>(nil)
+    /// The cache's store, for /metrics.
+    let cache = Mutex<CacheStore?>(nil)
     let metrics: [Metrics]
 
     init(threads: Int) {

@@ -85,6 +85,12 @@ public struct ServeConfiguration: Sendable {
     /// Upstream TLS: a CA bundle to verify with, or no verification at all.
     public var upstreamCACert: String?
     public var upstreamInsecure = false
+    /// `--cache-dir`: the shared HTTP cache's directory (nil: no cache), its size and largest object, in bytes.
+    public var cacheDir: String?
+    public var cacheSize: UInt64 = 10 << 30
+    public var cacheMaxObject: UInt64 = 2 << 30
+    /// The store, opened once at start and kept across reloads.
+    var cache: CacheStore?
     /// `--proxy-protocol`: every connection starts with a HAProxy PROXY header (v1 or v2) naming the client.
     public var proxyProtocol = false
 
@@ -186,6 +192,9 @@ public struct ServeConfiguration: Sendable {
             problems.append(
                 "--block-private checks the address swproxy connects to, which with --upstream-proxy is the upstream "
                     + "proxy's: enforce it on that proxy instead")
+        }
+        if cacheDir == nil && (cacheSize != 10 << 30 || cacheMaxObject != 2 << 30) {
+            problems.append("--cache-size and --cache-max-object are for --cache-dir")
         }
         if forward && reverse == nil { problems.append("--forward only means something with --reverse") }
         if audit && learnPath != nil { problems.append("--audit and --learn: pick one (--learn enforces nothing either)") }

@@ -20,6 +20,7 @@ struct ServeCommand: ParsableCommand {
     @OptionGroup(title: "Timeouts") var timeouts: ServeTimeoutOptions
     @OptionGroup(title: "Logging") var logging: ServeLoggingOptions
     @OptionGroup(title: "Upstream") var upstream: ServeUpstreamOptions
+    @OptionGroup(title: "Cache") var cache: ServeCacheOptions
     @OptionGroup(title: "Configuration") var configFile: ServeConfigFileOptions
 
     /// Valued and flag options, for config files (`name = value` lines) and command-line precedence.
@@ -31,7 +32,8 @@ struct ServeCommand: ParsableCommand {
                 "connect-port", "max-connections", "max-body-size", "max-header-size", "header-timeout", "idle-timeout",
                 "connect-timeout", "read-timeout", "drain-timeout", "access-log", "log-format", "metrics-listen",
                 "via-name", "config", "upstream-proxy", "no-upstream-proxy-for", "reverse", "upstream-cacert",
-                "allow-host-file", "deny-host-file", "learn", "listen-tls", "tls-cert", "tls-key",
+                "allow-host-file", "deny-host-file", "learn", "listen-tls", "tls-cert", "tls-key", "cache-dir", "cache-size",
+                "cache-max-object",
             ],
             flags: ["block-private", "quiet", "no-via", "no-forwarded-for", "print-config", "forward", "preserve-host",
                     "no-upgrade", "upstream-http2", "upstream-h2c", "upstream-insecure", "proxy-protocol", "audit",
@@ -165,6 +167,15 @@ struct ServeCommand: ParsableCommand {
         c.upstreamCACert = upstream.upstreamCACert
         c.upstreamInsecure = upstream.upstreamInsecure
         c.proxyProtocol = listening.proxyProtocol
+        c.cacheDir = cache.cacheDir
+        for (option, text, into) in [("--cache-size", cache.cacheSize, \ServeConfiguration.cacheSize),
+                                     ("--cache-max-object", cache.cacheMaxObject, \ServeConfiguration.cacheMaxObject)] {
+            guard let t = text else { continue }
+            guard let n = ServeCacheOptions.size(t) else {
+                throw ValidationError("\(option) \(t): expected a size in bytes, with K, M or G (10G)")
+            }
+            c[keyPath: into] = n
+        }
         return c
     }
 }
@@ -352,4 +363,33 @@ struct ServeUpstreamOptions: ParsableArguments {
 
     @Flag(name: .customLong("upstream-insecure"), help: "Do not verify upstream TLS certificates.")
     var upstreamInsecure = false
+}
+
+struct ServeCacheOptions: ParsableArguments {
+    @Option(name: .customLong("cache-dir"),
+            help: ArgumentHelp("Cache GET responses here (a shared HTTP cache, RFC 9111); created if missing.", valueName: "dir"))
+    var cacheDir: String?
+
+    @Option(name: .customLong("cache-size"), help: ArgumentHelp("Most the cache stores on disk (default 10G).", valueName: "size"))
+    var cacheSize: String?
+
+    @Option(name: .customLong("cache-max-object"),
+            help: ArgumentHelp("Largest response body the cache stores (default 2G).", valueName: "size"))
+    var cacheMaxObject: String?
+
+    /// `10G`, `512M`, `64K` (1024-based) or plain bytes.
+    static func size(_ text: String) -> UInt64? {
+        var digits = Substring(text)
+        var unit: UInt64 = 1
+        switch digits.last {
+        case "k", "K": unit = 1 << 10
+        case "m", "M": unit = 1 << 20
+        case "g", "G": unit = 1 << 30
+        case "t", "T": unit = 1 << 40
+        default: break
+        }
+        if unit != 1 { digits = digits.dropLast() }
+        guard let n = UInt64(digits), n <= UInt64.max / unit else { return nil }
+        return n * unit
+    }
 }

@@ -51,5 +51,10 @@ enum ServeConfigExample {
         # via-name = proxy1.example.net:8080   # default: HOST:PORT of this machine and listener
         # no-forwarded-for
 
+        # --- Cache (RFC 9111: GET and HEAD to http:// and https:// origins; never CONNECT tunnels)
+        # cache-dir = /var/cache/swproxy     # turns the cache on; one store shared by every loop
+        # cache-size = 10G                   # K, M, G; least recently used entries go first
+        # cache-max-object = 2G              # larger bodies are relayed, not stored
+
         """
 }

@@ -7,7 +7,7 @@ struct Swproxy: ParsableCommand {
         commandName: "swproxy",
         abstract: "A fast, safe HTTP tool: a curl-compatible concurrent client and a forward proxy.",
         version: versionText,
-        subcommands: [FetchCommand.self, ServeCommand.self])
+        subcommands: [FetchCommand.self, ServeCommand.self, CacheCommand.self])
 
     static var versionText: String {
         let v = CurlVersion.current

@@ -31,6 +31,7 @@ final class FakeClient: ClientSide {
         writes += 1
     }
     func send(_ bytes: [UInt8]) { bytes.withUnsafeBytes { send($0) } }
+    func sendFile(_ fd: Int32, offset: inout Int64, count: Int) -> SendFileResult { .unsupported }
     var outputFull = false
     var outputLow = true
     var outputEmpty: Bool { output.isEmpty }

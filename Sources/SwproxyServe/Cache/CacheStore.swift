@@ -1,0 +1,482 @@
+internal import CSystem
+import Glibc
+import Synchronization
+import SwproxyHTTP
+import SwproxyLoop
+
+/// The cache key of a request: its upstream URL, scheme and host lowercased, the default port left out.
+public enum CacheKey {
+    public static func of(scheme: String, host: String, port: Int, pathAndQuery: String) -> String {
+        let s = scheme.lowercased()
+        let defaultPort = (s == "http" && port == 80) || (s == "https" && port == 443)
+        return "\(s)://\(host.lowercased())\(defaultPort ? "" : ":\(port)")\(pathAndQuery.isEmpty ? "/" : pathAndQuery)"
+    }
+
+    /// The key of a URL as a user writes it (`swproxy cache purge URL`); nil when it is not an http(s) URL.
+    public static func of(url: String) -> String? {
+        guard case .absolute(let s, let h, let p, let path)? = try? RequestHeadParser.parseAbsolute(url) else { return nil }
+        return of(scheme: s, host: h, port: p, pathAndQuery: path)
+    }
+
+    /// 64-bit FNV-1a, as 16 hex digits: the file names of entries. The key itself is in the entry, so a
+    /// collision is a miss, never a wrong answer.
+    static func hash(_ text: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// A stored response, read from its entry file: the file is open (`fd`), the body starts at `bodyOffset`.
+final class StoredEntry {
+    let name: String
+    let fd: Int32
+    let key: String
+    let requestTime: Int
+    let responseTime: Int
+    let status: Int
+    let reason: String
+    /// The origin's fields, without hop-by-hop and framing ones (`Content-Length` is the body's own).
+    let fields: [HeaderField]
+    let varyNames: [String]
+    let bodyOffset: Int64
+    let bodyLength: UInt64
+
+    init(name: String, fd: Int32, key: String, requestTime: Int, responseTime: Int, status: Int, reason: String,
+         fields: [HeaderField], varyNames: [String], bodyOffset: Int64, bodyLength: UInt64) {
+        self.name = name
+        self.fd = fd
+        self.key = key
+        self.requestTime = requestTime
+        self.responseTime = responseTime
+        self.status = status
+        self.reason = reason
+        self.fields = fields
+        self.varyNames = varyNames
+        self.bodyOffset = bodyOffset
+        self.bodyLength = bodyLength
+    }
+
+    deinit { Glibc.close(fd) }
+
+    var lifetime: Int { CacheRules.freshnessLifetime(status: status, fields: fields) }
+
+    func age(now: Int) -> Int {
+        CacheRules.age(fields: fields, requestTime: requestTime, responseTime: responseTime, now: now)
+    }
+}
+
+/// The on-disk format of an entry: a text preamble (magic, key, times, Vary names) ending in an empty line,
+/// the stored head (`HTTP/1.1 …` to its empty line), then the body.
+enum EntryFormat {
+    static let magic = "swproxy-cache 1"
+
+    static func preamble(key: String, requestTime: Int, responseTime: Int, varyNames: [String], status: Int,
+                         reason: String, fields: [HeaderField]) -> [UInt8] {
+        var out = Array("\(magic)\nkey \(key)\nrequest-time \(requestTime)\nresponse-time \(responseTime)\nvary \(varyNames.joined(separator: ","))\n\n".utf8)
+        out += HeadWriter.response(status: status, reason: reason, fields: fields)
+        return out
+    }
+
+    /// Reads the entry open on `fd`; nil when it is not a complete entry of this format.
+    static func read(fd: Int32, name: String) -> StoredEntry? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        var buf = [UInt8](repeating: 0, count: min(Int(st.st_size), 256 << 10))
+        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return nil }
+        let bytes = buf[0..<n]
+        // The preamble: lines up to the first empty one.
+        guard let sep = find(bytes, [10, 10]) else { return nil }
+        let pre = String(decoding: bytes[0..<sep], as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        guard pre.first == Substring(magic) else { return nil }
+        var key = "", rq = 0, rs = 0, vary: [String] = []
+        for line in pre.dropFirst() {
+            guard let sp = line.firstIndex(of: " ") else { continue }
+            let v = String(line[line.index(after: sp)...])
+            switch line[..<sp] {
+            case "key": key = v
+            case "request-time": rq = Int(v) ?? 0
+            case "response-time": rs = Int(v) ?? 0
+            case "vary": vary = v.split(separator: ",").map(String.init)
+            default: break
+            }
+        }
+        let headStart = sep + 2
+        guard let headEnd = find(bytes[headStart...], [13, 10, 13, 10]) else { return nil }
+        var builder = ResponseHeadBuilder()
+        var lineStart = headStart
+        var i = headStart
+        while i < headEnd + 2 {
+            if bytes[i] == 10 {
+                let ok = buf.withUnsafeBytes { b in builder.take(UnsafeRawBufferPointer(rebasing: b[lineStart...i])) }
+                guard ok == .more else { return nil }
+                lineStart = i + 1
+            }
+            i += 1
+        }
+        let offset = Int64(headEnd + 4)
+        return StoredEntry(name: name, fd: fd, key: key, requestTime: rq, responseTime: rs, status: builder.status,
+                           reason: builder.reason, fields: builder.fields, varyNames: vary, bodyOffset: offset,
+                           bodyLength: UInt64(Int64(st.st_size) - offset))
+    }
+
+    private static func find(_ b: ArraySlice<UInt8>, _ pattern: [UInt8]) -> Int? {
+        guard b.count >= pattern.count else { return nil }
+        var i = b.startIndex
+        while i + pattern.count <= b.endIndex {
+            if b[i] == pattern[0] && b[i..<(i + pattern.count)].elementsEqual(pattern) { return i }
+            i += 1
+        }
+        return nil
+    }
+}
+
+/// The cache's store, shared by every loop of the process: entry files under `DIR/entries/XX/`, named
+/// `KEYHASH.VARIANTHASH`, written under `DIR/tmp/` and renamed into place only when complete; an index in
+/// memory (rebuilt from the directory at start), least recently used first out when the store passes
+/// its size; and the fills running now, by key, for coalescing.
+public final class CacheStore: Sendable {
+    public let directory: String
+    let capacity: UInt64
+    let maxObject: UInt64
+
+    struct Info {
+        var size: UInt64
+        var older: String?
+        var newer: String?
+    }
+
+    struct Index {
+        var entries: [String: Info] = [:]
+        var variants: [String: Set<String>] = [:]
+        var oldest: String?
+        var newest: String?
+        var bytes: UInt64 = 0
+        var evictions = 0
+        var fills: [String: InFlight] = [:]
+
+        mutating func unlink(_ name: String) {
+            guard let i = entries[name] else { return }
+            if let o = i.older { entries[o]?.newer = i.newer } else { oldest = i.newer }
+            if let n = i.newer { entries[n]?.older = i.older } else { newest = i.older }
+            entries[name]?.older = nil
+            entries[name]?.newer = nil
+        }
+
+        mutating func pushNewest(_ name: String) {
+            entries[name]?.older = newest
+            entries[name]?.newer = nil
+            if let n = newest { entries[n]?.newer = name } else { oldest = name }
+            newest = name
+        }
+
+        mutating func add(_ name: String, size: UInt64) {
+            if let old = entries[name] {
+                bytes -= old.size
+                unlink(name)
+            }
+            entries[name] = Info(size: size)
+            bytes += size
+            pushNewest(name)
+            variants[CacheStore.primary(of: name), default: []].insert(name)
+        }
+
+        mutating func remove(_ name: String) {
+            guard let i = entries[name] else { return }
+            unlink(name)
+            entries[name] = nil
+            bytes -= i.size
+            let p = CacheStore.primary(of: name)
+            variants[p]?.remove(name)
+            if variants[p]?.isEmpty == true { variants[p] = nil }
+        }
+
+        mutating func touch(_ name: String) {
+            guard entries[name] != nil, newest != name else { return }
+            unlink(name)
+            pushNewest(name)
+        }
+    }
+
+    private let index = Mutex(Index())
+
+    /// Opens (creating) the store at `directory`: leftovers of interrupted fills are removed, the index is
+    /// rebuilt from the entry files (oldest modification first out), and the store is brought under `capacity`.
+    public init(directory: String, capacity: UInt64, maxObject: UInt64) throws(SyscallError) {
+        self.directory = directory
+        self.capacity = capacity
+        self.maxObject = maxObject
+        // The directory and its parents, like mkdir -p.
+        var path = directory.hasPrefix("/") ? "" : "."
+        for part in directory.split(separator: "/") {
+            path += "/" + part
+            if mkdir(path, 0o755) != 0 && errno != EEXIST { throw SyscallError.current("mkdir(\(path))") }
+        }
+        for d in [directory + "/entries", directory + "/tmp"] {
+            if mkdir(d, 0o755) != 0 && errno != EEXIST { throw SyscallError.current("mkdir(\(d))") }
+        }
+        CacheStore.removeAll(in: directory + "/tmp")
+        var found: [(name: String, size: UInt64, mtime: Int)] = []
+        CacheStore.scan(directory) { name, size, mtime in found.append((name, size, mtime)) }
+        found.sort { $0.mtime < $1.mtime }
+        index.withLock { ix in
+            for f in found { ix.add(f.name, size: f.size) }
+        }
+        _ = evict()
+    }
+
+    // MARK: paths
+
+    static func primary(of name: String) -> String { String(name.prefix(16)) }
+
+    func path(of name: String) -> String { "\(directory)/entries/\(name.prefix(2))/\(name)" }
+
+    static func name(key: String, variant: String) -> String { CacheKey.hash(key) + "." + CacheKey.hash(variant) }
+
+    /// A new temporary file for a fill, open for writing and reading.
+    func temporaryFile() -> (path: String, fd: Int32)? {
+        var template = Array("\(directory)/tmp/fill.XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { csys_mkostemp($0.baseAddress!, O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        return (String(cString: template), fd)
+    }
+
+    // MARK: lookup
+
+    /// The stored variants of `key`, each opened and read (an entry whose file went away, purged by
+    /// `swproxy cache purge`, leaves the index here).
+    func variants(of key: String) -> [StoredEntry] {
+        let names = index.withLock { $0.variants[CacheKey.hash(key)].map(Array.init) ?? [] }
+        var out: [StoredEntry] = []
+        for n in names {
+            let fd = Glibc.open(path(of: n), O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                index.withLock { $0.remove(n) }
+                continue
+            }
+            guard let e = EntryFormat.read(fd: fd, name: n), e.key == key else {
+                Glibc.close(fd)
+                continue
+            }
+            out.append(e)
+        }
+        return out
+    }
+
+    /// The variant of `key` whose Vary fields match `request`, and whether other variants exist.
+    func lookup(key: String, request: RequestHead) -> (entry: StoredEntry?, others: Bool) {
+        let all = variants(of: key)
+        for e in all where CacheStore.name(key: key, variant: CacheRules.varyValues(e.varyNames, of: request)) == e.name {
+            index.withLock { $0.touch(e.name) }
+            return (e, all.count > 1)
+        }
+        return (nil, !all.isEmpty)
+    }
+
+    /// Opens a stored entry by name (a fill's result).
+    func open(name: String) -> StoredEntry? {
+        let fd = Glibc.open(path(of: name), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        guard let e = EntryFormat.read(fd: fd, name: name) else {
+            Glibc.close(fd)
+            return nil
+        }
+        return e
+    }
+
+    // MARK: storing
+
+    /// Moves a complete temporary file into place as entry `name`, then evicts what the size calls for.
+    func commit(temporary: String, name: String) -> Bool {
+        let dir = "\(directory)/entries/\(name.prefix(2))"
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST { return false }
+        var st = stat()
+        guard stat(temporary, &st) == 0, rename(temporary, path(of: name)) == 0 else {
+            unlink(temporary)
+            return false
+        }
+        index.withLock { $0.add(name, size: UInt64(st.st_size)) }
+        _ = evict()
+        return true
+    }
+
+    /// Rewrites entry `e` with new fields (after a 304): a new file with the body copied in the kernel,
+    /// renamed over the old one.
+    func refresh(_ e: StoredEntry, fields: [HeaderField], requestTime: Int, responseTime: Int) -> Bool {
+        guard let (tmp, fd) = temporaryFile() else { return false }
+        defer { Glibc.close(fd) }
+        let pre = EntryFormat.preamble(key: e.key, requestTime: requestTime, responseTime: responseTime,
+                                       varyNames: e.varyNames, status: e.status, reason: e.reason, fields: fields)
+        guard CacheStore.writeAll(fd, pre) else {
+            unlink(tmp)
+            return false
+        }
+        var from = e.bodyOffset
+        var left = Int(e.bodyLength)
+        while left > 0 {
+            let n = csys_copy_file_range(e.fd, &from, fd, left)
+            guard n > 0 else {
+                unlink(tmp)
+                return false
+            }
+            left -= Int(n)
+        }
+        return commit(temporary: tmp, name: e.name)
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { writeAll(fd, $0) }
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var off = 0
+        while off < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + off, bytes.count - off)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            off += n
+        }
+        return true
+    }
+
+    /// Removes every variant of `key` (an unsafe method's invalidation, a purge); how many there were.
+    @discardableResult
+    func invalidate(key: String) -> Int {
+        let p = CacheKey.hash(key)
+        let names = index.withLock { ix -> [String] in
+            let n = ix.variants[p].map(Array.init) ?? []
+            for x in n { ix.remove(x) }
+            return n
+        }
+        var removed = 0
+        for n in names where unlink(path(of: n)) == 0 { removed += 1 }
+        // Files the index did not know (stored by another process on the same directory).
+        removed += CacheStore.removeVariants(p, in: "\(directory)/entries/\(p.prefix(2))")
+        return removed
+    }
+
+    /// Evicts least recently used entries until the store is within its size; how many went.
+    func evict() -> Int {
+        var gone: [String] = []
+        index.withLock { ix in
+            while ix.bytes > capacity, let o = ix.oldest {
+                ix.remove(o)
+                ix.evictions += 1
+                gone.append(o)
+            }
+        }
+        for n in gone { unlink(path(of: n)) }
+        return gone.count
+    }
+
+    /// Entries, bytes and evictions so far (metrics).
+    var stats: (entries: Int, bytes: UInt64, evictions: Int) {
+        index.withLock { ($0.entries.count, $0.bytes, $0.evictions) }
+    }
+
+    // MARK: fills in flight (coalescing)
+
+    /// The fill running for `key`, or nil after registering `fill` as the one (the caller starts it).
+    func join(key: String, or fill: InFlight) -> InFlight? {
+        index.withLock { ix in
+            if let f = ix.fills[key] { return f }
+            ix.fills[key] = fill
+            return nil
+        }
+    }
+
+    /// A fill ended: later requests for its key look in the store again.
+    func finished(key: String, _ fill: InFlight) {
+        index.withLock { ix in
+            if ix.fills[key] === fill { ix.fills[key] = nil }
+        }
+    }
+
+    // MARK: the directory, for start-up and `swproxy cache`
+
+    /// Calls `found` with every entry file: its name, size and modification time.
+    public static func scan(_ directory: String, _ found: (String, UInt64, Int) -> Void) {
+        let root = directory + "/entries"
+        guard let top = opendir(root) else { return }
+        defer { closedir(top) }
+        while let d = readdir(top) {
+            let sub = name(d)
+            guard sub.utf8.count == 2 else { continue }
+            let subPath = root + "/" + sub
+            guard let dir = opendir(subPath) else { continue }
+            let dfd = dirfd(dir)
+            while let f = readdir(dir) {
+                let n = name(f)
+                guard n.utf8.count == 33, n.hasPrefix(sub) else { continue }
+                var st = stat()
+                guard fstatat(dfd, n, &st, 0) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+                found(n, UInt64(st.st_size), st.st_mtim.tv_sec)
+            }
+            closedir(dir)
+        }
+    }
+
+    private static func name(_ d: UnsafeMutablePointer<dirent>) -> String {
+        withUnsafePointer(to: d.pointee.d_name) { p in
+            p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+    }
+
+    /// Removes every regular file in `dir` (the temporary files of interrupted fills); how many.
+    @discardableResult
+    public static func removeAll(in dir: String) -> Int {
+        guard let d = opendir(dir) else { return 0 }
+        defer { closedir(d) }
+        var n = 0
+        while let e = readdir(d) {
+            let f = name(e)
+            if f != "." && f != ".." && unlink(dir + "/" + f) == 0 { n += 1 }
+        }
+        return n
+    }
+
+    private static func removeVariants(_ primary: String, in dir: String) -> Int {
+        guard let d = opendir(dir) else { return 0 }
+        defer { closedir(d) }
+        var n = 0
+        while let e = readdir(d) {
+            let f = name(e)
+            if f.hasPrefix(primary + ".") && unlink(dir + "/" + f) == 0 { n += 1 }
+        }
+        return n
+    }
+
+    /// `swproxy cache purge --all`: every entry file.
+    public static func purgeAll(_ directory: String) -> Int {
+        var n = 0
+        scan(directory) { name, _, _ in
+            if unlink("\(directory)/entries/\(name.prefix(2))/\(name)") == 0 { n += 1 }
+        }
+        return n
+    }
+
+    /// `swproxy cache purge URL`: every variant of the URL's key.
+    public static func purge(_ directory: String, key: String) -> Int {
+        let p = CacheKey.hash(key)
+        return removeVariants(p, in: "\(directory)/entries/\(p.prefix(2))")
+    }
+}
+
+extension CacheKey {
+    /// The key of a `Location`/`Content-Location` value seen in a response for `base`, when it has the
+    /// same origin (scheme, host and port); nil otherwise.
+    static func resolve(_ reference: String, against base: String) -> String? {
+        guard let sep = base.firstRange(of: "://"), let originEnd = base[sep.upperBound...].firstIndex(of: "/") else {
+            return nil
+        }
+        let origin = String(base[..<originEnd])
+        if reference.hasPrefix("/") && !reference.hasPrefix("//") { return origin + reference }
+        guard let k = of(url: reference), k.hasPrefix(origin + "/") else { return nil }
+        return k
+    }
+}
