@@ -343,8 +343,25 @@ final class CacheJob: ClientJob {
         if code != 304, let n = clientLength, !(code == 204) { fields.append(HeaderField("Content-Length", String(n))) }
         let body: ResponseFraming.Body = bodyless ? .none : (clientLength.map { .length($0) } ?? .close)
         let d = ResponseFraming.relay(body, clientVersion: head.version, keepAlive: head.keepAlive, draining: context.draining)
-        let out = HeadWriter.response(status: code, reason: reasonText,
+        var out = HeadWriter.response(status: code, reason: reasonText,
                                       fields: ResponseFraming.clientFields(fields, decision: d, via: context.config.viaEntry))
+        // A small stored body goes out with its head in one write (a read of the file instead of a second
+        // system call to send it).
+        if !bodyless, entry != nil, let n = clientLength, n <= CacheJob.smallBody, d.relay == .passThrough {
+            let head = out.count
+            out += [UInt8](repeating: 0, count: Int(n))
+            let got = out.withUnsafeMutableBytes { b in
+                pread(fd, b.baseAddress! + head, Int(n), off_t(bodyOffset + Int64(first)))
+            }
+            if got == Int(n) {
+                client.send(out)
+                context.journal.cacheBytes(fromCache: Int(n))
+                record(status: code, bytes: Int64(n))
+                client.finished(keepAlive: d.keepAlive)
+                return
+            }
+            out.removeLast(Int(n))
+        }
         client.send(out)
         if bodyless {
             if owned { Glibc.close(fd) }
@@ -356,6 +373,9 @@ final class CacheJob: ClientJob {
         feed = Feed(fd: fd, owned: owned, entry: entry, bodyOffset: bodyOffset, next: first, end: end, available: 0,
                     done: false, complete: false, chunked: d.relay == .chunkEncode, keepAlive: d.keepAlive, status: code)
     }
+
+    /// Bodies up to this size are sent with their head in one write.
+    static let smallBody: UInt64 = 32 << 10
 
     static let notIn304: Set<String> = ["content-length", "content-range", "content-type", "content-encoding"]
 

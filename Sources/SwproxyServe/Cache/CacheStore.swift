@@ -86,9 +86,15 @@ enum EntryFormat {
     static func read(fd: Int32, name: String) -> StoredEntry? {
         var st = stat()
         guard fstat(fd, &st) == 0 else { return nil }
-        var buf = [UInt8](repeating: 0, count: min(Int(st.st_size), 256 << 10))
-        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        // Most heads are a few hundred bytes: read 16 KiB, and up to 256 KiB only when the head is longer.
+        var buf = [UInt8](repeating: 0, count: min(Int(st.st_size), 16 << 10))
+        var n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { return nil }
+        if find(buf[0..<n], [13, 10, 13, 10]) == nil && st.st_size > n {
+            buf = [UInt8](repeating: 0, count: min(Int(st.st_size), 256 << 10))
+            n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { return nil }
+        }
         let bytes = buf[0..<n]
         // The preamble: lines up to the first empty one.
         guard let sep = find(bytes, [10, 10]) else { return nil }
