@@ -227,8 +227,7 @@ public final class CacheStore: Sendable {
             if mkdir(d, 0o755) != 0 && errno != EEXIST { throw SyscallError.current("mkdir(\(d))") }
         }
         CacheStore.removeAll(in: directory + "/tmp")
-        var found: [(name: String, size: UInt64, mtime: Int)] = []
-        CacheStore.scan(directory) { name, size, mtime in found.append((name, size, mtime)) }
+        var found = CacheStore.scanInParallel(directory, threads: 8)
         found.sort { $0.mtime < $1.mtime }
         index.withLock { ix in
             for f in found { ix.add(f.name, size: f.size) }
@@ -407,24 +406,54 @@ public final class CacheStore: Sendable {
 
     /// Calls `found` with every entry file: its name, size and modification time.
     public static func scan(_ directory: String, _ found: (String, UInt64, Int) -> Void) {
-        let root = directory + "/entries"
-        guard let top = opendir(root) else { return }
+        for sub in subdirectories(directory) { scan(directory, sub, found) }
+    }
+
+    /// The `XX` directories under `DIR/entries`.
+    static func subdirectories(_ directory: String) -> [String] {
+        guard let top = opendir(directory + "/entries") else { return [] }
         defer { closedir(top) }
+        var out: [String] = []
         while let d = readdir(top) {
             let sub = name(d)
-            guard sub.utf8.count == 2 else { continue }
-            let subPath = root + "/" + sub
-            guard let dir = opendir(subPath) else { continue }
-            let dfd = dirfd(dir)
-            while let f = readdir(dir) {
-                let n = name(f)
-                guard n.utf8.count == 33, n.hasPrefix(sub) else { continue }
-                var st = stat()
-                guard fstatat(dfd, n, &st, 0) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
-                found(n, UInt64(st.st_size), st.st_mtim.tv_sec)
-            }
-            closedir(dir)
+            if sub.utf8.count == 2 && sub != ".." { out.append(sub) }
         }
+        return out
+    }
+
+    private static func scan(_ directory: String, _ sub: String, _ found: (String, UInt64, Int) -> Void) {
+        guard let dir = opendir(directory + "/entries/" + sub) else { return }
+        defer { closedir(dir) }
+        let dfd = dirfd(dir)
+        while let f = readdir(dir) {
+            let n = name(f)
+            guard n.utf8.count == 33, n.hasPrefix(sub) else { continue }
+            var st = stat()
+            guard fstatat(dfd, n, &st, 0) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            found(n, UInt64(st.st_size), st.st_mtim.tv_sec)
+        }
+    }
+
+    typealias Found = (name: String, size: UInt64, mtime: Int)
+
+    /// The start-up scan: the `XX` directories shared out over `threads` threads, so the inode reads of a
+    /// cold store overlap (100,000 entries: about 0.5 s warm, 1.3 s cold from ext4 with one thread).
+    static func scanInParallel(_ directory: String, threads: Int) -> [Found] {
+        let subs = subdirectories(directory)
+        let results = Mutex<[Found]>([])
+        let n = max(1, min(threads, subs.count))
+        var tids: [pthread_t] = []
+        for t in 0..<n {
+            tids.append(startThread {
+                var mine: [Found] = []
+                for i in stride(from: t, to: subs.count, by: n) {
+                    scan(directory, subs[i]) { name, size, mtime in mine.append((name, size, mtime)) }
+                }
+                results.withLock { $0 += mine }
+            })
+        }
+        for tid in tids { pthread_join(tid, nil) }
+        return results.withLock { $0 }
     }
 
     private static func name(_ d: UnsafeMutablePointer<dirent>) -> String {
