@@ -73,8 +73,9 @@ test: deps
 # AddressSanitizer: the binary and the unit tests built with -sanitize=address (debug) in .build-asan. The
 # fault-path tests (Tests/integration/faults: aborted downloads, the chaos test, fetch's interrupted and cut
 # transfers), the failure and safety suites, the segmented downloads (cut, cancelled and restarted
-# range transfers), the egress gate (ClientHellos cut, split and forged; failover mid-run) and the TLS
-# listener (failed handshakes, TLS inside TLS) and the cache (fills cut, coalesced readers, SIGKILL mid-store) run on that binary: a memory error is a report and a failure,
+# range transfers), the egress gate (ClientHellos cut, split and forged; failover mid-run), the TLS
+# listener (failed handshakes, TLS inside TLS) and the cache (fills cut, coalesced readers, SIGKILL mid-store,
+# a full disk) run on that binary: a memory error is a report and a failure,
 # not a quiet heap corruption. ASan's own stack trace replaces Swift's backtracer, which trips ASan.
 ASAN_DIR := .build-asan
 ASAN_BIN := $(ASAN_DIR)/debug/swproxy
@@ -82,7 +83,7 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=0:handle_abort=1:halt_on_error=1 SWIFT_BAC
 # The memory-bound test is left to the normal build: ASan's shadow memory and quarantine inflate RSS.
 ASAN_SUITES := Tests/integration/faults Tests/integration/test_serve_failures.py Tests/integration/test_safety.py \
   Tests/integration/test_fetch_segments.py Tests/integration/test_serve_egress.py Tests/integration/test_serve_tls.py \
-  Tests/integration/test_serve_cache.py \
+  Tests/integration/test_serve_cache.py Tests/integration/test_serve_cache_disk.py \
   --deselect Tests/integration/test_serve_failures.py::test_upload_to_a_slow_origin_stays_bounded
 asan: deps-build
 	$(SWIFT) build --build-tests --scratch-path $(ASAN_DIR) -Xswiftc -sanitize=address

@@ -41,6 +41,9 @@ final class InFlight: Sendable {
         /// The fill ended; `complete`: with the whole body (otherwise the body is cut: readers end truncated).
         var done: Bool
         var complete: Bool
+        /// Why a body was cut, for the readers' log lines: `upstream-aborted`, or `cache-write-failed` (a
+        /// full disk).
+        var cut: String?
     }
 
     private struct State {
@@ -48,6 +51,7 @@ final class InFlight: Sendable {
         var written: UInt64 = 0
         var done = false
         var complete = false
+        var cut: String?
         var waiters: [Int: @Sendable () -> Void] = [:]
         var armed: Set<Int> = []
         var nextID = 0
@@ -96,18 +100,20 @@ final class InFlight: Sendable {
     func snapshot(arm id: Int) -> Snapshot {
         state.withLock { s in
             if s.waiters[id] != nil { s.armed.insert(id) }
-            return Snapshot(phase: s.phase, written: s.written, done: s.done, complete: s.complete)
+            return Snapshot(phase: s.phase, written: s.written, done: s.done, complete: s.complete, cut: s.cut)
         }
     }
 
     /// Changes the state and wakes the readers armed.
-    func update(phase: Phase? = nil, written: UInt64? = nil, done: Bool = false, complete: Bool = false) {
+    func update(phase: Phase? = nil, written: UInt64? = nil, done: Bool = false, complete: Bool = false,
+                cut: String? = nil) {
         let wake = state.withLock { s -> [@Sendable () -> Void] in
             if let p = phase { s.phase = p }
             if let w = written { s.written = w }
             if done {
                 s.done = true
                 s.complete = complete
+                s.cut = cut
             }
             let w = s.armed.compactMap { s.waiters[$0] }
             s.armed.removeAll(keepingCapacity: true)
@@ -143,6 +149,8 @@ final class CacheFill: TransferDelegate {
     private var written: UInt64 = 0
     /// False once the body outgrew --cache-max-object: it is still fed to the readers, not kept.
     private var keep = true
+    /// Writing the file failed (a full disk): the body is cut for its readers.
+    private var writeFailed = false
     private var requestTime = 0
     private var deadline: ActivityDeadline
     private var timer: TimerID?
@@ -301,7 +309,10 @@ final class CacheFill: TransferDelegate {
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer, to fd: Int32) -> Bool {
-        guard CacheStore.writeAll(fd, bytes) else { return false }  // a full disk: the fill fails
+        guard CacheStore.writeAll(fd, bytes) else {  // a full disk: the fill fails
+            writeFailed = true
+            return false
+        }
         written += UInt64(bytes.count)
         if written > store.maxObject { keep = false }
         if let n = stored?.length, written > n { return false }
@@ -332,7 +343,8 @@ final class CacheFill: TransferDelegate {
                 discard()
             }
             end()
-            flight.update(written: written, done: true, complete: whole)
+            flight.update(written: written, done: true, complete: whole,
+                          cut: whole ? nil : writeFailed ? "cache-write-failed" : "upstream-aborted")
             return
         }
         end()

@@ -51,6 +51,7 @@ final class CacheJob: ClientJob {
         var available: UInt64
         var done: Bool
         var complete: Bool
+        var cut: String?
         var chunked: Bool
         var keepAlive: Bool
         var sent: Int64 = 0
@@ -189,6 +190,7 @@ final class CacheJob: ClientJob {
             if s.done {
                 feed!.done = true
                 feed!.complete = s.complete
+                feed!.cut = s.cut
                 detach()
             }
             pump()
@@ -241,6 +243,7 @@ final class CacheJob: ClientJob {
                 feed!.available = s.written
                 feed!.done = s.done
                 feed!.complete = s.complete
+                feed!.cut = s.cut
                 if s.done { detach() }
                 pump()
             }
@@ -435,7 +438,7 @@ final class CacheJob: ClientJob {
             client.finished(keepAlive: f.keepAlive && (f.done || f.end != nil))
         } else if f.done && f.next >= f.available {
             // The fill ended short: the client must see a cut body, never a complete-looking one.
-            finishFeed(reason: "upstream-aborted")
+            finishFeed(reason: f.cut ?? "upstream-aborted")
             client.abort()
         }
     }
