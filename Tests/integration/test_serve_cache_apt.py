@@ -119,7 +119,8 @@ class AptRoot:
             "APT::Sandbox::User": "root",
             "Acquire::Languages": "none",
             "Acquire::Retries": "0",
-            "Acquire::http::Proxy": f"http://127.0.0.1:{proxy_port}",
+            # No port: straight to the mirror (the benchmark's direct run).
+            "Acquire::http::Proxy": f"http://127.0.0.1:{proxy_port}" if proxy_port else "DIRECT",
         }
         # APT_CONFIG is read before the host's /etc/apt/apt.conf.d (the -o options only after it): with it,
         # none of the host's configuration is read at all.

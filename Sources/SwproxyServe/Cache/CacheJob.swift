@@ -352,9 +352,15 @@ final class CacheJob: ClientJob {
         // system call to send it).
         if !bodyless, entry != nil, let n = clientLength, n <= CacheJob.smallBody, d.relay == .passThrough {
             let head = out.count
-            out += [UInt8](repeating: 0, count: Int(n))
-            let got = out.withUnsafeMutableBytes { b in
-                pread(fd, b.baseAddress! + head, Int(n), off_t(bodyOffset + Int64(first)))
+            var got = -1
+            if let b = entry?.body, b.count >= Int(first + n) {
+                out += b[Int(first)..<Int(first + n)]
+                got = Int(n)
+            } else {
+                out += [UInt8](repeating: 0, count: Int(n))
+                got = out.withUnsafeMutableBytes { b in
+                    pread(fd, b.baseAddress! + head, Int(n), off_t(bodyOffset + Int64(first)))
+                }
             }
             if got == Int(n) {
                 client.send(out)

@@ -31,8 +31,9 @@ public enum CacheKey {
     }
 }
 
-/// A stored response, read from its entry file: the file is open (`fd`), the body starts at `bodyOffset`.
-final class StoredEntry {
+/// A stored response, read from its entry file: the file is open (`fd`), the body starts at `bodyOffset`
+/// (and, when small, is in `body`). Immutable, so every loop may use one (reads take explicit offsets).
+final class StoredEntry: Sendable {
     let name: String
     let fd: Int32
     let key: String
@@ -45,9 +46,11 @@ final class StoredEntry {
     let varyNames: [String]
     let bodyOffset: Int64
     let bodyLength: UInt64
+    /// The whole body, when it came with the head's read.
+    let body: [UInt8]?
 
     init(name: String, fd: Int32, key: String, requestTime: Int, responseTime: Int, status: Int, reason: String,
-         fields: [HeaderField], varyNames: [String], bodyOffset: Int64, bodyLength: UInt64) {
+         fields: [HeaderField], varyNames: [String], bodyOffset: Int64, bodyLength: UInt64, body: [UInt8]? = nil) {
         self.name = name
         self.fd = fd
         self.key = key
@@ -59,9 +62,17 @@ final class StoredEntry {
         self.varyNames = varyNames
         self.bodyOffset = bodyOffset
         self.bodyLength = bodyLength
+        self.body = body
     }
 
     deinit { Glibc.close(fd) }
+
+    /// Still the entry in the store: a purge, an eviction or a newer response renamed over it leaves this
+    /// open file without a name.
+    var isLinked: Bool {
+        var st = stat()
+        return fstat(fd, &st) == 0 && st.st_nlink > 0
+    }
 
     var lifetime: Int { CacheRules.freshnessLifetime(status: status, fields: fields) }
 
@@ -126,9 +137,10 @@ enum EntryFormat {
             i += 1
         }
         let offset = Int64(headEnd + 4)
+        let whole = n == Int(st.st_size)
         return StoredEntry(name: name, fd: fd, key: key, requestTime: rq, responseTime: rs, status: builder.status,
                            reason: builder.reason, fields: builder.fields, varyNames: vary, bodyOffset: offset,
-                           bodyLength: UInt64(Int64(st.st_size) - offset))
+                           bodyLength: UInt64(Int64(st.st_size) - offset), body: whole ? Array(buf[Int(offset)..<n]) : nil)
     }
 
     private static func find(_ b: ArraySlice<UInt8>, _ pattern: [UInt8]) -> Int? {
@@ -210,6 +222,10 @@ public final class CacheStore: Sendable {
     }
 
     private let index = Mutex(Index())
+    /// Entries read lately, open and parsed: a hit on one costs an `fstat` (is it still linked?) instead of
+    /// an open, a read and a parse. At most `hotEntries` (as many descriptors).
+    private let hot = Mutex<[String: StoredEntry]>([:])
+    static let hotEntries = 1024
 
     /// Opens (creating) the store at `directory`: leftovers of interrupted fills are removed, the index is
     /// rebuilt from the entry files (oldest modification first out), and the store is brought under `capacity`.
@@ -259,18 +275,32 @@ public final class CacheStore: Sendable {
         let names = index.withLock { $0.variants[CacheKey.hash(key)].map(Array.init) ?? [] }
         var out: [StoredEntry] = []
         for n in names {
-            let fd = Glibc.open(path(of: n), O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else {
-                index.withLock { $0.remove(n) }
-                continue
-            }
-            guard let e = EntryFormat.read(fd: fd, name: n), e.key == key else {
-                Glibc.close(fd)
-                continue
-            }
-            out.append(e)
+            if let e = load(name: n, forgetting: true), e.key == key { out.append(e) }
         }
         return out
+    }
+
+    /// Entry `name`: the hot copy while it is still linked, else read from its file (and kept hot).
+    /// `forgetting`: an entry whose file is gone leaves the index.
+    private func load(name n: String, forgetting: Bool) -> StoredEntry? {
+        if let e = hot.withLock({ $0[n] }) {
+            if e.isLinked { return e }
+            hot.withLock { if $0[n] === e { $0[n] = nil } }
+        }
+        let fd = Glibc.open(path(of: n), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if forgetting { index.withLock { $0.remove(n) } }
+            return nil
+        }
+        guard let e = EntryFormat.read(fd: fd, name: n) else {
+            Glibc.close(fd)
+            return nil
+        }
+        hot.withLock { h in
+            if h.count >= CacheStore.hotEntries, let any = h.keys.first { h[any] = nil }
+            h[n] = e
+        }
+        return e
     }
 
     /// The variant of `key` whose Vary fields match `request`, and whether other variants exist.
@@ -284,15 +314,7 @@ public final class CacheStore: Sendable {
     }
 
     /// Opens a stored entry by name (a fill's result).
-    func open(name: String) -> StoredEntry? {
-        let fd = Glibc.open(path(of: name), O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        guard let e = EntryFormat.read(fd: fd, name: name) else {
-            Glibc.close(fd)
-            return nil
-        }
-        return e
-    }
+    func open(name: String) -> StoredEntry? { load(name: name, forgetting: false) }
 
     // MARK: storing
 
