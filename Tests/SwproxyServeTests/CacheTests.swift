@@ -192,6 +192,8 @@ final class CacheStoreTests: XCTestCase {
     func testPurgeFromOutsideIsSeenAtOnce() throws {
         let store = try CacheStore(directory: dir, capacity: 1 << 20, maxObject: 1 << 20)
         put(store, "http://a.test/1", body: 10)
+        // Read once: the entry is now held open and parsed (hot).
+        XCTAssertEqual(store.lookup(key: "http://a.test/1", request: head("GET http://a.test/1 HTTP/1.1\nHost: a.test\n\n")).entry?.body?.count, 10)
         XCTAssertEqual(CacheStore.purge(dir, key: "http://a.test/1"), 1)
         XCTAssertNil(store.lookup(key: "http://a.test/1", request: head("GET http://a.test/1 HTTP/1.1\nHost: a.test\n\n")).entry)
         XCTAssertEqual(store.stats.entries, 0)
@@ -206,5 +208,7 @@ final class CacheStoreTests: XCTestCase {
         XCTAssertEqual(f.bodyLength, 100_000)
         XCTAssertEqual(f.responseTime, 6)
         XCTAssertEqual(CacheRules.field(f.fields, "cache-control"), "max-age=999")
+        // The hot copy of the old file is not served after the refresh replaced it.
+        XCTAssertEqual(store.lookup(key: "http://a.test/1", request: head("GET http://a.test/1 HTTP/1.1\nHost: a.test\n\n")).entry?.responseTime, 6)
     }
 }
