@@ -83,7 +83,7 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=0:handle_abort=1:halt_on_error=1 SWIFT_BAC
 # The memory-bound test is left to the normal build: ASan's shadow memory and quarantine inflate RSS.
 ASAN_SUITES := Tests/integration/faults Tests/integration/test_serve_failures.py Tests/integration/test_safety.py \
   Tests/integration/test_fetch_segments.py Tests/integration/test_serve_egress.py Tests/integration/test_serve_tls.py \
-  Tests/integration/test_serve_cache.py Tests/integration/test_serve_cache_disk.py \
+  Tests/integration/test_serve_cache.py Tests/integration/test_serve_cache_disk.py Tests/integration/test_serve_cache_abuse.py \
   --deselect Tests/integration/test_serve_failures.py::test_upload_to_a_slow_origin_stays_bounded
 asan: deps-build
 	$(SWIFT) build --build-tests --scratch-path $(ASAN_DIR) -Xswiftc -sanitize=address

@@ -66,6 +66,12 @@ final class CacheRulesTests: XCTestCase {
         // RFC 9111 §4.2.3: the origin's Age, plus the response delay, plus the time resident.
         let fields = f([("Date", HTTPDate.format(1000)), ("Age", "30")])
         XCTAssertEqual(CacheRules.age(fields: fields, requestTime: 998, responseTime: 1000, now: 1010), 30 + 2 + 10)
+        // An origin's absurd Age is clamped (RFC 9111 §1.2.2), not an overflow that stops the proxy.
+        let huge = f([("Age", "9223372036854775807"), ("Cache-Control", "max-age=60, min-fresh=9223372036854775807")])
+        XCTAssertEqual(CacheRules.age(fields: huge, requestTime: 0, responseTime: Int(Int32.max), now: Int(Int32.max) * 2),
+                       CacheDirectives.maxDelta + Int(Int32.max) + Int(Int32.max))
+        XCTAssertEqual(CacheRules.reuse(request: head("GET http://a.test/x HTTP/1.1\nHost: a.test\nCache-Control: min-fresh=99999999999999999999\n\n"),
+                                        fields: huge, lifetime: 60, age: CacheDirectives.maxDelta * 2), .revalidate(byClient: false))
         // A Date in the past counts as apparent age.
         XCTAssertEqual(CacheRules.age(fields: f([("Date", HTTPDate.format(900))]), requestTime: 1000, responseTime: 1000, now: 1000), 100)
     }

@@ -36,6 +36,9 @@ final class CacheJob: ClientJob {
     /// What kind of miss started a fill: `fwd=uri-miss`, or `fwd=vary-miss` when other variants are stored.
     private var miss = "fwd=uri-miss"
     private var feed: Feed?
+    /// An answer sent whole, waiting to be reported finished: on a later turn (a pipelined request behind
+    /// it starts from the loop, not from inside this one), and once the output is below its high watermark.
+    private var pendingFinish: (status: Int, bytes: Int64, keepAlive: Bool, reason: String?)?
 
     /// What is being sent: a body in a file, from `offset` of the file, bytes `next..<end` of the body.
     private struct Feed {
@@ -132,6 +135,7 @@ final class CacheJob: ClientJob {
 
     private func answerOnlyIfCached() {
         label = "MISS"
+        context.journal.cacheRequest(label)
         client.failed(ProxyError(status: 504, message: "not in the cache (only-if-cached)", logReason: "cache-miss",
                                  extraFields: [HeaderField("Cache-Status", "swproxy; fwd=miss; detail=only-if-cached")]),
                       head: head)
@@ -363,20 +367,19 @@ final class CacheJob: ClientJob {
                 }
             }
             if got == Int(n) {
+                if owned { Glibc.close(fd) }
                 client.send(out)
                 context.journal.cacheBytes(fromCache: Int(n))
-                record(status: code, bytes: Int64(n))
-                client.finished(keepAlive: d.keepAlive)
+                complete(status: code, bytes: Int64(n), keepAlive: d.keepAlive)
                 return
             }
             out.removeLast(Int(n))
         }
         client.send(out)
-        if bodyless {
+        if bodyless || client.isClosed {
             if owned { Glibc.close(fd) }
             detach()
-            record(status: code, bytes: 0)
-            client.finished(keepAlive: d.keepAlive)
+            if !client.isClosed { complete(status: code, bytes: 0, keepAlive: d.keepAlive) }
             return
         }
         feed = Feed(fd: fd, owned: owned, entry: entry, bodyOffset: bodyOffset, next: first, end: end, available: 0,
@@ -410,8 +413,7 @@ final class CacheJob: ClientJob {
                     feed = f
                     return
                 case .closed:
-                    feed = f
-                    return
+                    return  // abort() closed the feed's descriptor
                 case .unsupported:
                     break
                 }
@@ -432,6 +434,7 @@ final class CacheJob: ClientJob {
             } else {
                 client.send(piece)
             }
+            if client.isClosed { return }  // abort() closed the feed's descriptor
             f.next += UInt64(n)
             f.sent += Int64(n)
             context.journal.cacheBytes(fromCache: n)
@@ -440,8 +443,8 @@ final class CacheJob: ClientJob {
         let allSent = f.end.map { f.next >= $0 } ?? false
         if allSent {
             if f.chunked { client.send(Array("0\r\n\r\n".utf8)) }
-            finishFeed()
-            client.finished(keepAlive: f.keepAlive && (f.done || f.end != nil))
+            closeFeed()
+            complete(status: f.status, bytes: f.sent, keepAlive: f.keepAlive && (f.done || f.end != nil))
         } else if f.done && f.next >= f.available {
             // The fill ended short: the client must see a cut body, never a complete-looking one.
             finishFeed(reason: f.cut ?? "upstream-aborted")
@@ -451,10 +454,30 @@ final class CacheJob: ClientJob {
 
     private func finishFeed(reason: String? = nil) {
         guard let f = feed else { return }
+        closeFeed()
+        record(status: f.status, bytes: f.sent, reason: reason)
+    }
+
+    private func closeFeed() {
+        guard let f = feed else { return }
         feed = nil
         if f.owned { Glibc.close(f.fd) }
         detach()
-        record(status: f.status, bytes: f.sent, reason: reason)
+    }
+
+    /// The whole answer was handed to the connection: it is reported finished on a later turn, so a
+    /// pipelined request behind it never runs inside this one's stack, and only once the output is below
+    /// its high watermark (a client that pipelines hits and reads nothing fills one buffer, not memory).
+    private func complete(status: Int, bytes: Int64, keepAlive: Bool) {
+        pendingFinish = (status, bytes, keepAlive, nil)
+        context.loop.deferToNextTurn { [weak self] in self?.finishPending() }
+    }
+
+    private func finishPending() {
+        guard let p = pendingFinish, !client.isClosed, !client.outputFull else { return }  // drained: again
+        pendingFinish = nil
+        record(status: p.status, bytes: p.bytes, reason: p.reason)
+        client.finished(keepAlive: p.keepAlive)
     }
 
     private func record(status: Int, bytes: Int64, reason: String? = nil) {
@@ -472,6 +495,10 @@ final class CacheJob: ClientJob {
             i.clientOutputDrained()
             return
         }
+        if pendingFinish != nil {
+            finishPending()
+            return
+        }
         pump()
     }
 
@@ -481,6 +508,7 @@ final class CacheJob: ClientJob {
         detach()
         if let f = feed, f.owned { Glibc.close(f.fd) }
         feed = nil
+        pendingFinish = nil
         inner?.abort()
         inner = nil
     }

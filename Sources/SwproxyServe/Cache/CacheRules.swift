@@ -30,9 +30,15 @@ struct CacheDirectives: Equatable {
 
     /// A delta-seconds argument; nil when absent or not a number. A too-large number is the largest.
     /// - SeeAlso: RFC 9111 §1.2.2
-    func seconds(_ name: String) -> Int? {
-        guard let a = argument(name), !a.isEmpty, a.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
-        return Int(a) ?? Int(Int32.max)
+    func seconds(_ name: String) -> Int? { argument(name).flatMap(CacheDirectives.deltaSeconds) }
+
+    /// Delta-seconds (RFC 9111 §1.2.2): digits only, and anything above 2^31 is 2^31, so sums of them and of
+    /// times never overflow (an origin's `Age: 9223372036854775807` must not stop the proxy).
+    static let maxDelta = 1 << 31
+    static func deltaSeconds(_ text: String) -> Int? {
+        let a = text.trimmingCharacters(in: " \t")
+        guard !a.isEmpty, a.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        return min(Int(a) ?? maxDelta, maxDelta)
     }
 }
 
@@ -121,7 +127,7 @@ enum CacheRules {
     /// `requestTime`.
     static func age(fields: [HeaderField], requestTime: Int, responseTime: Int, now: Int) -> Int {
         let date = field(fields, "date").flatMap(HTTPDate.parse) ?? responseTime
-        let ageValue = field(fields, "age").flatMap { Int($0.trimmingCharacters(in: " \t")) } ?? 0
+        let ageValue = field(fields, "age").flatMap(CacheDirectives.deltaSeconds) ?? 0
         let apparent = max(0, responseTime - date)
         let corrected = ageValue + max(0, responseTime - requestTime)
         return max(apparent, corrected) + max(0, now - responseTime)

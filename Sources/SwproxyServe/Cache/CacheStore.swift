@@ -328,6 +328,7 @@ public final class CacheStore: Sendable {
             return false
         }
         index.withLock { $0.add(name, size: UInt64(st.st_size)) }
+        forget([name])  // the hot copy of a replaced file
         _ = evict()
         return true
     }
@@ -380,6 +381,7 @@ public final class CacheStore: Sendable {
             for x in n { ix.remove(x) }
             return n
         }
+        forget(names)
         var removed = 0
         for n in names where unlink(path(of: n)) == 0 { removed += 1 }
         // Files the index did not know (stored by another process on the same directory).
@@ -397,8 +399,15 @@ public final class CacheStore: Sendable {
                 gone.append(o)
             }
         }
+        forget(gone)
         for n in gone { unlink(path(of: n)) }
         return gone.count
+    }
+
+    /// Drops hot copies: their open descriptors would keep the space of unlinked files.
+    private func forget(_ names: [String]) {
+        guard !names.isEmpty else { return }
+        hot.withLock { h in for n in names { h[n] = nil } }
     }
 
     /// Entries, bytes and evictions so far (metrics).
