@@ -3,6 +3,7 @@ every loop, and the entry would do it again after a restart), and a client that 
 requests for a cached object without reading (each answer must wait for the one before to leave, in memory
 and on the stack)."""
 
+import os
 import socket
 import time
 
@@ -34,8 +35,11 @@ def test_pipelined_hits_wait_for_the_client(launch, site):
     s = socket.create_connection(("127.0.0.1", p.port))
     s.sendall(one * n)
     time.sleep(1.0)  # reading nothing: the proxy must stop at its output watermark, not run through them all
+    # Under AddressSanitizer (make asan-test) its shadow memory and quarantine inflate RSS: there the answers
+    # and the proxy's survival are the test, the bound is checked on the normal build.
     rss = p.rss_kib()
-    assert rss < 60 * 1024, rss  # 3,000 answers of 30 KB would be 90 MB
+    if "ASAN_OPTIONS" not in os.environ:
+        assert rss < 60 * 1024, rss  # 3,000 answers of 30 KB would be 90 MB
     # Counted as they come (never the 90 MB held): a marker may straddle two reads.
     answers = hits = 0
     tail = b""
