@@ -280,17 +280,31 @@ public final class MultiDriver {
                         self.unpark(fd)
                         return
                     }
-                    var mask: Int32 = 0
-                    if events.contains(.readable) || events.contains(.hangup) { mask |= CURL_CSELECT_IN }
-                    if events.contains(.writable) { mask |= CURL_CSELECT_OUT }
-                    if events.contains(.error) { mask |= CURL_CSELECT_ERR }
-                    self.action(fd, mask)
+                    let interest = self.sockets[fd].flatMap { self.loop.interest(of: $0) } ?? []
+                    self.action(fd, MultiDriver.selectBits(events, interest: interest))
                 }
             } catch {
                 return -1
             }
         }
         return 0
+    }
+
+    /// The `ev_bitmask` for `curl_multi_socket_action`, mapped the way libcurl maps poll(2)'s answer for
+    /// itself (`Curl_socket_check`): an error or hang-up on a socket read from is a read, which then reports
+    /// the socket's own error (a reset is 56, "Recv failure"); `CURL_CSELECT_ERR` goes only with a socket
+    /// written to. libcurl fails a transfer whose bits are `CURL_CSELECT_ERR` alone with 55, "select/poll
+    /// returned error", and epoll can report `EPOLLERR` alone for a reset that has not yet closed the socket.
+    static func selectBits(_ events: IOEvents, interest: IOEvents) -> Int32 {
+        let failed = events.contains(.error) || events.contains(.hangup)
+        var mask: Int32 = 0
+        if events.contains(.readable) || events.contains(.hangup) || (failed && interest.contains(.readable)) {
+            mask |= CURL_CSELECT_IN
+        }
+        if events.contains(.writable) { mask |= CURL_CSELECT_OUT }
+        if failed && interest.contains(.writable) { mask |= CURL_CSELECT_ERR }
+        if mask == 0 && failed { mask = CURL_CSELECT_IN }
+        return mask
     }
 
     private func timerChanged(_ ms: Int) -> Int32 {

@@ -104,6 +104,9 @@ public final class EventLoop {
         }
     }
 
+    /// What a registration waits for now (nil once it is unregistered).
+    public func interest(of id: RegistrationID) -> IOEvents? { registrations[id.raw]?.interest }
+
     /// Stops watching; call before closing the descriptor. Events already collected for it are dropped.
     public func unregister(_ id: RegistrationID) {
         guard let reg = registrations.removeValue(forKey: id.raw) else { return }

@@ -131,6 +131,23 @@ final class MultiDriverTests: XCTestCase {
         loop.close()
     }
 
+    /// epoll may report a reset as `EPOLLERR` alone, before the socket is closed (no `EPOLLHUP` yet); a
+    /// socket libcurl reads from must then be handed over as readable, or libcurl fails the transfer with 55
+    /// ("select/poll returned error") where curl reports the reset as 56.
+    func testErrorOnASocketReadFromIsARead() {
+        let inBit: Int32 = 1, outBit: Int32 = 2, errBit: Int32 = 4  // CURL_CSELECT_IN, _OUT, _ERR (curl/multi.h)
+        XCTAssertEqual(MultiDriver.selectBits(.error, interest: .readable), inBit)
+        XCTAssertEqual(MultiDriver.selectBits([.error, .hangup], interest: .readable), inBit)
+        XCTAssertEqual(MultiDriver.selectBits([.readable, .error], interest: .readable), inBit)
+        XCTAssertEqual(MultiDriver.selectBits(.error, interest: [.readable, .writable]), inBit | errBit)
+        XCTAssertEqual(MultiDriver.selectBits(.error, interest: .writable), errBit)
+        XCTAssertEqual(MultiDriver.selectBits([.error, .hangup], interest: .writable), inBit | errBit)
+        XCTAssertEqual(MultiDriver.selectBits(.readable, interest: .readable), inBit)
+        XCTAssertEqual(MultiDriver.selectBits(.writable, interest: .writable), outBit)
+        XCTAssertEqual(MultiDriver.selectBits(.hangup, interest: .readable), inBit)
+        XCTAssertEqual(MultiDriver.selectBits(.error, interest: []), inBit)
+    }
+
     func testManyConcurrentTransfers() throws {
         try run(count: 40, size: 1000, pause: false)
     }
