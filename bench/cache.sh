@@ -39,6 +39,7 @@ ORIG_PWD=$PWD
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ORIG_ARGS=("$@")
+. "$ROOT/bench/lib.sh"
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
@@ -74,60 +75,19 @@ has() { [[ $ALL == *" $1 "* ]]; }
 unset http_proxy https_proxy all_proxy no_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY NO_PROXY || true
 
 # --- packages ---------------------------------------------------------------------------------
-need=""
-command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
-command -v wrk >/dev/null 2>&1 || need="$need wrk"
-command -v curl >/dev/null 2>&1 || need="$need curl"
-has squid && { command -v squid >/dev/null 2>&1 || [ -x /usr/sbin/squid ] || need="$need squid"; }
-if [ -n "$need" ]; then
-  echo "installing$need..." >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
-  # Debian starts the packaged services on install where it can; this benchmark runs its own.
-fi
+need nginx nginx-light
+need wrk
+need curl
+has squid && need squid
+install_needed
 export PATH="$PATH:/usr/sbin:/sbin"
 if has swproxy && [ ! -x "$SWPROXY" ]; then
   echo "cache.sh: no swproxy binary at $SWPROXY (run \`make build\`, or set SWPROXY=path)" >&2; exit 1
 fi
 
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-NOFILE=$(ulimit -n)
-[ "$NOFILE" = unlimited ] && NOFILE=1048576
-
-WORK=$(mktemp -d /tmp/swproxy-cache-bench.XXXXXX)
-chmod 755 "$WORK"   # squid drops to its own user and must reach its directory
-OUT=$ROOT/bench/out/cache
-rm -rf "$OUT"; mkdir -p "$OUT"
-RESULTS=$WORK/results.tsv
-: > "$RESULTS"
-
-STARTED=""   # PIDs this script started and has not stopped yet
-stop_pid() { # pid: TERM, wait up to 10 s, then KILL
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  wait "$pid" 2>/dev/null || true
-  STARTED=$(echo " $STARTED " | sed "s/ $pid / /g")
-}
-track() { STARTED="$STARTED $1"; }
-cleanup() {
-  local pid
-  for pid in $STARTED; do stop_pid "$pid"; done
-  if [ -d "$WORK" ]; then
-    cp "$WORK"/*.log "$OUT"/ 2>/dev/null || true
-    for f in "$WORK"/squid/*.log; do [ -f "$f" ] && cp "$f" "$OUT/squid-$(basename "$f")"; done 2>/dev/null || true
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }   # utime + stime, all threads
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }        # VmRSS / VmHWM in kB
-mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k / 1024}'; }
-record() { printf '%s\t%s\t%s\t%s\n' "$ROUND" "$1" "$2" "$3" >> "$RESULTS"; }
+raise_nofile
+make_work cache-bench cache
+on_cleanup() { save_logs squid-; }
 now() { date +%s.%N; }
 
 # --- origin ---------------------------------------------------------------------------------------
@@ -135,41 +95,9 @@ mkdir -p "$WORK/www" "$WORK/tmp"
 head -c 1024 /dev/urandom > "$WORK/www/small"
 head -c "$BIG_BYTES" /dev/urandom > "$WORK/www/big"
 ORIGIN_PORT=$(free_port)
-cat > "$WORK/nginx.conf" <<CONF
-worker_processes $NGINX_WORKERS;
-worker_rlimit_nofile $NOFILE;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log warn;
-user root;
-events { worker_connections 10000; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  keepalive_timeout 300s;
-  client_body_temp_path $WORK/tmp;
-  proxy_temp_path $WORK/tmp;
-  fastcgi_temp_path $WORK/tmp;
-  uwsgi_temp_path $WORK/tmp;
-  scgi_temp_path $WORK/tmp;
-  server {
-    listen 127.0.0.1:$ORIGIN_PORT backlog=4096;
-    root $WORK/www;
-    add_header Cache-Control "max-age=3600";
-  }
-}
-CONF
-nginx -c "$WORK/nginx.conf" -p "$WORK" &
-NGINX_PID=$!
-track "$NGINX_PID"
-ok=0
-for _ in $(seq 100); do
-  if curl -s --noproxy '*' -o /dev/null "http://127.0.0.1:$ORIGIN_PORT/small"; then ok=1; break; fi
-  sleep 0.05
-done
-[ "$ok" = 1 ] || { echo "cache.sh: nginx did not start" >&2; cat "$WORK/nginx-error.log" >&2 || true; exit 1; }
+start_nginx "$ORIGIN_PORT" "$NGINX_WORKERS" 10000 \
+  "listen 127.0.0.1:$ORIGIN_PORT backlog=4096; root $WORK/www; add_header Cache-Control \"max-age=3600\";" \
+  "${ORIGIN_HTTP[@]}"
 ORIGIN="http://127.0.0.1:$ORIGIN_PORT"
 curl -s --noproxy '*' -D - -o /dev/null "$ORIGIN/small" | grep -qi '^cache-control: max-age=3600' \
   || { echo "cache.sh: the origin does not send Cache-Control: max-age=3600" >&2; exit 1; }
@@ -190,55 +118,20 @@ start_contender() {
         --cache-dir "$WORK/cache" --metrics-listen "127.0.0.1:$MPORT" >>"$WORK/swproxy.log" 2>&1 &
       ;;
     squid)
-      mkdir -p "$WORK/squid"
-      rm -f "$WORK/squid/squid.pid"
       # A memory-only cache (no cache_dir): cache_mem, objects up to 128 MB in memory; refresh_pattern as
       # squid's default, the origin's max-age=3600 decides. Only requests carrying X-Bench-Check (the
       # script's own checks, not wrk's) are logged, to read their TCP_MEM_HIT.
-      cat > "$WORK/squid/squid.conf" <<CONF
-http_port 127.0.0.1:$CUR_PORT
-acl bench_check req_header X-Bench-Check .
-http_access allow localhost
-http_access deny all
-cache_mem 512 MB
-maximum_object_size_in_memory 128 MB
-maximum_object_size 128 MB
-memory_cache_mode always
-refresh_pattern . 0 20% 4320
-access_log stdio:$WORK/squid/access.log bench_check
-cache_store_log none
-cache_log $WORK/squid/cache.log
-pid_filename $WORK/squid/squid.pid
-coredump_dir $WORK/squid
-max_filedescriptors $NOFILE
-visible_hostname swproxy-bench
-dns_nameservers 127.0.0.1
-pinger_enable off
-icp_port 0
-htcp_port 0
-netdb_filename none
-logfile_rotate 0
-shutdown_lifetime 1 seconds
-CONF
+      mkdir -p "$WORK/squid"
       : > "$WORK/squid/access.log"
-      chown -R proxy "$WORK/squid" 2>/dev/null || true
-      squid -N -f "$WORK/squid/squid.conf" >>"$WORK/squid/stdout.log" 2>&1 &
+      start_squid "http_port 127.0.0.1:$CUR_PORT" "acl bench_check req_header X-Bench-Check ." \
+        "cache_mem 512 MB" "maximum_object_size_in_memory 128 MB" "maximum_object_size 128 MB" \
+        "memory_cache_mode always" "refresh_pattern . 0 20% 4320" "access_log stdio:$WORK/squid/access.log bench_check"
       ;;
   esac
   CUR_PID=$!
   track "$CUR_PID"
-  local code i
-  for i in $(seq 100); do
-    if ! kill -0 "$CUR_PID" 2>/dev/null; then break; fi
-    # /ping is not a file on the origin (a 404, which no cache here stores: no freshness, no validator)
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -x "http://127.0.0.1:$CUR_PORT" "$ORIGIN/ping" || true)
-    [ "$code" = 404 ] && return 0
-    sleep 0.1
-  done
-  echo "cache.sh: $name did not start (or does not answer on port $CUR_PORT); its log:" >&2
-  tail -n 20 "$WORK/$name.log" "$WORK/squid/cache.log" "$WORK/squid/stdout.log" 2>/dev/null >&2 || true
-  stop_pid "$CUR_PID"; CUR_PID=""
-  return 1
+  # /ping is not a file on the origin (a 404, which no cache here stores: no freshness, no validator)
+  wait_contender "$name" "$ORIGIN/ping" 404 -x "http://127.0.0.1:$CUR_PORT"
 }
 stop_contender() { [ -n "$CUR_PID" ] && stop_pid "$CUR_PID"; CUR_PID=""; rm -rf "$WORK/cache"; sleep 0.5; }
 
@@ -315,7 +208,7 @@ hit_share() {
 
 # --- 1 KiB hits -----------------------------------------------------------------------------------
 phase_small() { # name
-  local name=$1 url target file before after line h0 t0 h1 t1
+  local name=$1 url target file before after h0 t0 h1 t1
   CUR_NAME=$name; CHECK_NOTE=""
   start_contender "$name" || return 0
   fill_and_check /small small
@@ -330,14 +223,9 @@ phase_small() { # name
     > "$file" 2>&1 || echo "cache.sh: wrk exited with $? ($file)" >&2
   after=$(server_ticks)
   read -r h1 t1 < <(hit_counters)
-  line=$(grep '^BENCH ' "$file" | tail -1 || true)
-  if [ -z "$line" ]; then echo "cache.sh: no result from wrk for $name ($file)" >&2; stop_contender; return 0; fi
   local requests=0 duration_us=1 bytes=0 p50_us=0 p99_us=0 max_us=0 err_connect=0 err_read=0 err_write=0 err_status=0 err_timeout=0
-  eval "$(echo "${line#BENCH }" | tr ' ' '\n' | grep -E '^[a-z0-9_]+=[0-9]+$')"
   local rps p50 p99 cpu="" share=""
-  rps=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.1f", r / (d / 1e6)}')
-  p50=$(awk -v v="$p50_us" 'BEGIN{printf "%.3f", v / 1000}')
-  p99=$(awk -v v="$p99_us" 'BEGIN{printf "%.3f", v / 1000}')
+  if ! wrk_result "$file"; then echo "cache.sh: no result from wrk for $name ($file)" >&2; stop_contender; return 0; fi
   record "$name" rps "$rps"; record "$name" p50 "$p50"; record "$name" p99 "$p99"
   if [ "$requests" -gt 0 ]; then
     cpu=$(awk -v a="$after" -v b="$before" -v t="$CLK_TCK" -v r="$requests" 'BEGIN{printf "%.2f", (a - b) / t / r * 1e6}')
@@ -378,7 +266,7 @@ phase_big() { # name
       > "$OUT/r$ROUND-$name-big-$i.txt" 2>&1 &
     pids+=($!); track "$!"
   done
-  for i in "${pids[@]}"; do wait "$i" 2>/dev/null || true; STARTED=$(echo " $STARTED " | sed "s/ $i / /g"); done
+  for i in "${pids[@]}"; do wait "$i" 2>/dev/null || true; untrack "$i"; done
   end=$(now)
   after=$(server_ticks)
   read -r h1 t1 < <(hit_counters)
@@ -423,7 +311,6 @@ done
 cp "$RESULTS" "$OUT/results.tsv"
 
 # --- report ---------------------------------------------------------------------------------------
-ver() { "$@" 2>&1 | head -1 || true; }
 VERSIONS="$(ver nginx -v | sed 's/^nginx version: //'), $(ver wrk -v | cut -d' ' -f1-2), $(ver curl --version | cut -d' ' -f1-2)"
 has swproxy && VERSIONS="$(ver "$SWPROXY" --version | sed 's/^/swproxy /;s/^swproxy swproxy/swproxy/'), $VERSIONS"
 has squid && VERSIONS="$VERSIONS, $(ver squid -v | sed 's/^Squid Cache: Version /squid /')"

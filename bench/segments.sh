@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. "$ROOT/bench/lib.sh"
 SIZE_MIB=${SIZE_MIB:-1024}
 RATE=${RATE:-10m}
 SEGMENTS=${SEGMENTS:-"1 4 16"}
@@ -30,38 +31,14 @@ if [ -z "${SWPROXY_BIN:-}" ]; then
   SWPROXY_BIN=$ROOT/.build/release/swproxy
 fi
 
-WORK=$(mktemp -d /tmp/swproxy-seg-bench.XXXXXX)
+make_work seg-bench
 DL=$(mktemp -d "$OUT_DIR/swproxy-seg-out.XXXXXX")
-NGINX_PID=""
-cleanup() {
-  if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK" "$DL"
-}
-trap cleanup EXIT
+on_cleanup() { rm -rf "${DL:-}"; }
 mkdir -p "$WORK/www"
 head -c $((SIZE_MIB << 20)) /dev/urandom > "$WORK/www/big"
 SUM=$(sha256sum "$WORK/www/big" | cut -d' ' -f1)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$WORK/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/error.log warn;
-user root;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/tmp;
-  proxy_temp_path $WORK/tmp;
-  fastcgi_temp_path $WORK/tmp;
-  uwsgi_temp_path $WORK/tmp;
-  scgi_temp_path $WORK/tmp;
-  server { listen 127.0.0.1:$PORT; root $WORK/www; location / { limit_rate $RATE; } }
-}
-CONF
-nginx -c "$WORK/nginx.conf" -p "$WORK" &
-NGINX_PID=$!
-for _ in $(seq 100); do curl -s -o /dev/null -r 0-0 "http://127.0.0.1:$PORT/big" && break; sleep 0.05; done
+PORT=$(free_port)
+start_nginx "$PORT" 1 1024 "listen 127.0.0.1:$PORT; root $WORK/www; location / { limit_rate $RATE; }"
 URL="http://127.0.0.1:$PORT/big"
 
 # One measured download: wall seconds and CPU seconds (user+sys of the client), checked by its SHA-256.

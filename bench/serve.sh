@@ -33,6 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ORIG_ARGS=("$@")
+. "$ROOT/bench/lib.sh"
 GIVEN_BIN=${SWPROXY_BIN:-}
 GIVEN_SKIP=${SKIP_BUILD:-}
 
@@ -69,17 +70,12 @@ has() { [[ " $CONTENDERS " == *" $1 "* ]]; }
 unset http_proxy https_proxy all_proxy no_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY NO_PROXY || true
 
 # --- packages ---------------------------------------------------------------------------------
-need=""
-command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
-command -v wrk >/dev/null 2>&1 || need="$need wrk"
-command -v curl >/dev/null 2>&1 || need="$need curl"
-has tinyproxy && { command -v tinyproxy >/dev/null 2>&1 || need="$need tinyproxy"; }
-has squid && { command -v squid >/dev/null 2>&1 || [ -x /usr/sbin/squid ] || need="$need squid"; }
-if [ -n "$need" ]; then
-  echo "installing$need..." >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
-  # Debian starts the packaged services on install where it can; this benchmark runs its own.
-fi
+need nginx nginx-light
+need wrk
+need curl
+has tinyproxy && need tinyproxy
+has squid && need squid
+install_needed
 export PATH="$PATH:/usr/sbin:/sbin"
 
 # --- swproxy binary ------------------------------------------------------------------------------
@@ -96,48 +92,15 @@ if has swproxy-b && [ ! -x "$SWPROXY_BIN_B" ]; then echo "serve.sh: no swproxy b
 # --- file descriptors --------------------------------------------------------------------------
 # The idle test needs IDLE_CONNS descriptors in the client and as many (plus upstream ones) in the
 # proxy. Raise the limit as far as allowed; children inherit it.
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-NOFILE=$(ulimit -n)
-[ "$NOFILE" = unlimited ] && NOFILE=1048576
+raise_nofile
 MAXCONN=$((IDLE_CONNS + 1000))
 [ "$MAXCONN" -lt 10000 ] && MAXCONN=10000
 if [ "$NOFILE" -lt $((IDLE_CONNS + 200)) ]; then
   echo "serve.sh: open-file limit $NOFILE is too low for IDLE_CONNS=$IDLE_CONNS" >&2
 fi
 
-WORK=$(mktemp -d /tmp/swproxy-serve-bench.XXXXXX)
-chmod 755 "$WORK"   # squid drops to its own user and must reach its directory
-OUT=$ROOT/bench/out/serve
-rm -rf "$OUT"; mkdir -p "$OUT"
-RESULTS=$WORK/results.tsv
-: > "$RESULTS"
-
-STARTED=""   # PIDs this script started and has not stopped yet
-stop_pid() { # pid: TERM, wait up to 10 s, then KILL
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  wait "$pid" 2>/dev/null || true
-  STARTED=$(echo " $STARTED " | sed "s/ $pid / /g")
-}
-track() { STARTED="$STARTED $1"; }
-cleanup() {
-  local pid
-  for pid in $STARTED; do stop_pid "$pid"; done
-  if [ -d "$WORK" ]; then
-    cp "$WORK"/*.log "$WORK"/squid/*.log "$OUT"/ 2>/dev/null || true
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }   # utime + stime, all threads
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }        # VmRSS / VmHWM in kB
-record() { printf '%s\t%s\t%s\t%s\n' "$ROUND" "$1" "$2" "$3" >> "$RESULTS"; }
+make_work serve-bench serve
+on_cleanup() { save_logs; }
 
 # --- origin ---------------------------------------------------------------------------------------
 mkdir -p "$WORK/www" "$WORK/tmp"
@@ -148,37 +111,8 @@ for s in 1 10 100 1024; do head -c $((s * 1024)) /dev/urandom > "$WORK/www/mix/$
 ORIGIN_PORT=$(free_port)
 NGINX_CONNS=$((2 * MAXCONN + 1000))
 [ "$NGINX_CONNS" -gt "$NOFILE" ] && NGINX_CONNS=$NOFILE
-cat > "$WORK/nginx.conf" <<CONF
-worker_processes $NGINX_WORKERS;
-worker_rlimit_nofile $NOFILE;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log warn;
-user root;
-events { worker_connections $NGINX_CONNS; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  keepalive_timeout 300s;
-  client_body_temp_path $WORK/tmp;
-  proxy_temp_path $WORK/tmp;
-  fastcgi_temp_path $WORK/tmp;
-  uwsgi_temp_path $WORK/tmp;
-  scgi_temp_path $WORK/tmp;
-  server { listen 127.0.0.1:$ORIGIN_PORT backlog=4096; root $WORK/www; }
-}
-CONF
-nginx -c "$WORK/nginx.conf" -p "$WORK" &
-NGINX_PID=$!
-track "$NGINX_PID"
-ok=0
-for _ in $(seq 100); do
-  if curl -s --noproxy '*' -o /dev/null "http://127.0.0.1:$ORIGIN_PORT/small"; then ok=1; break; fi
-  sleep 0.05
-done
-[ "$ok" = 1 ] || { echo "serve.sh: nginx did not start" >&2; cat "$WORK/nginx-error.log" >&2 || true; exit 1; }
+start_nginx "$ORIGIN_PORT" "$NGINX_WORKERS" "$NGINX_CONNS" "listen 127.0.0.1:$ORIGIN_PORT backlog=4096; root $WORK/www;" \
+  "${ORIGIN_HTTP[@]}"
 ORIGIN="http://127.0.0.1:$ORIGIN_PORT"
 
 # --- contenders -------------------------------------------------------------------------------
@@ -210,52 +144,18 @@ CONF
       tinyproxy -d -c "$WORK/tinyproxy.conf" >>"$WORK/tinyproxy.log" 2>&1 &
       ;;
     squid)
-      mkdir -p "$WORK/squid"
-      rm -f "$WORK/squid/squid.pid"
-      cat > "$WORK/squid/squid.conf" <<CONF
-http_port 127.0.0.1:$CUR_PORT
-http_access allow localhost
-http_access deny all
-cache deny all
-cache_mem 0 MB
-access_log none
-cache_store_log none
-cache_log $WORK/squid/cache.log
-pid_filename $WORK/squid/squid.pid
-coredump_dir $WORK/squid
-max_filedescriptors $NOFILE
-visible_hostname swproxy-bench
-dns_nameservers 127.0.0.1
-pinger_enable off
-icp_port 0
-htcp_port 0
-netdb_filename none
-logfile_rotate 0
-shutdown_lifetime 1 seconds
-CONF
-      chown -R proxy "$WORK/squid" 2>/dev/null || true
-      squid -N -f "$WORK/squid/squid.conf" >>"$WORK/squid/stdout.log" 2>&1 &
+      start_squid "http_port 127.0.0.1:$CUR_PORT" "${SQUID_NO_CACHE[@]}"
       ;;
   esac
   CUR_PID=$!
   track "$CUR_PID"
-  local code i
-  for i in $(seq 100); do
-    if ! kill -0 "$CUR_PID" 2>/dev/null; then break; fi
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -x "http://127.0.0.1:$CUR_PORT" "$ORIGIN/small" || true)
-    [ "$code" = 200 ] && return 0
-    sleep 0.1
-  done
-  echo "serve.sh: $name did not start (or does not answer 200 on port $CUR_PORT); its log:" >&2
-  tail -n 20 "$WORK/$name.log" "$WORK/squid/cache.log" "$WORK/squid/stdout.log" 2>/dev/null >&2 || true
-  stop_pid "$CUR_PID"; CUR_PID=""
-  return 1
+  wait_contender "$name" "$ORIGIN/small" 200 -x "http://127.0.0.1:$CUR_PORT"
 }
 stop_contender() { [ -n "$CUR_PID" ] && stop_pid "$CUR_PID"; CUR_PID=""; sleep 0.5; }
 
 # wrk against the current contender; records rps, p50, p99, CPU per 100k and error counts.
 run_wrk() { # name conns [workload]
-  local name=$1 c=$2 workload=${3:-keepalive} url target file before after line base paths="" close=0 key
+  local name=$1 c=$2 workload=${3:-keepalive} url target file before after base paths="" close=0 key
   if [ "$name" = direct ]; then url=$ORIGIN; base=""
   else url="http://127.0.0.1:$CUR_PORT"; base=$ORIGIN; fi
   target="$base/small"
@@ -269,15 +169,9 @@ run_wrk() { # name conns [workload]
   WRK_TARGET=$target WRK_PATHS=$paths WRK_CLOSE=$close wrk -t"$WRK_THREADS" -c"$c" -d"$DURATION" --latency \
     -s "$ROOT/bench/serve.lua" "$url" > "$file" 2>&1 || echo "serve.sh: wrk exited with $? ($file)" >&2
   [ -n "$CUR_PID" ] && after=$(cpu_ticks "$CUR_PID")
-  line=$(grep '^BENCH ' "$file" | tail -1 || true)
-  if [ -z "$line" ]; then echo "serve.sh: no result from wrk for $name at $c conns ($file)" >&2; return 0; fi
-  # shellcheck disable=SC2086
   local requests duration_us bytes p50_us p99_us max_us err_connect err_read err_write err_status err_timeout
-  eval "$(echo "${line#BENCH }" | tr ' ' '\n' | grep -E '^[a-z0-9_]+=[0-9]+$')"
   local rps p50 p99 cpu=""
-  rps=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.1f", r / (d / 1e6)}')
-  p50=$(awk -v v="$p50_us" 'BEGIN{printf "%.3f", v / 1000}')
-  p99=$(awk -v v="$p99_us" 'BEGIN{printf "%.3f", v / 1000}')
+  if ! wrk_result "$file"; then echo "serve.sh: no result from wrk for $name at $c conns ($file)" >&2; return 0; fi
   record "$name" "rps_$key" "$rps"; record "$name" "p50_$key" "$p50"; record "$name" "p99_$key" "$p99"
   [ "$workload" = mixed ] && record "$name" "mbps_$key" "$(awk -v b="$bytes" -v d="$duration_us" 'BEGIN{printf "%.1f", b / d}')"
   if [ -n "$CUR_PID" ] && [ "$requests" -gt 0 ]; then
@@ -313,7 +207,7 @@ phase_throughput() { # name
 phase_download() { # name
   local name=$1 res speed size code
   start_contender "$name" || return 0
-  if [ -n "$CUR_PID" ]; then record "$name" rss_start "$(awk -v k="$(status_kb "$CUR_PID" VmRSS)" 'BEGIN{printf "%.1f", k / 1024}')"; fi
+  if [ -n "$CUR_PID" ]; then record "$name" rss_start "$(mib "$(status_kb "$CUR_PID" VmRSS)")"; fi
   if [ "$name" = direct ]; then
     res=$(curl -s --noproxy '*' -o /dev/null --max-time 300 -w '%{speed_download} %{size_download} %{http_code}' "$ORIGIN/big" || true)
   else
@@ -328,7 +222,7 @@ phase_download() { # name
   fi
   local hwm=""
   if [ -n "$CUR_PID" ]; then
-    hwm=$(awk -v k="$(status_kb "$CUR_PID" VmHWM)" 'BEGIN{printf "%.1f", k / 1024}')
+    hwm=$(mib "$(status_kb "$CUR_PID" VmHWM)")
     record "$name" rss_dl_peak "$hwm"
   fi
   printf '  %-9s 100 MiB: %s MB/s  peak RSS %s MiB  (status %s, %s bytes)\n' \
@@ -366,13 +260,13 @@ phase_idle() { # name
   if [ -z "$rss" ]; then
     echo "serve.sh: $name died during the idle test" >&2
   else
-    record "$name" idle_rss "$(awk -v k="$rss" 'BEGIN{printf "%.1f", k / 1024}')"
+    record "$name" idle_rss "$(mib "$rss")"
     [ "$held" -gt 0 ] && record "$name" idle_kib_per_conn "$(awk -v a="$rss" -v b="$base" -v n="$held" 'BEGIN{printf "%.2f", (a - b) / n}')"
   fi
   record "$name" idle_held "$held"
   record "$name" idle_failed "$failed"
   printf '  %-9s idle: %s of %s held, %s responses; RSS %s -> %s MiB  (%s)\n' "$name" "$held" "$IDLE_CONNS" "$responses" \
-    "$(awk -v k="$base" 'BEGIN{printf "%.1f", k / 1024}')" "$(awk -v k="${rss:-0}" 'BEGIN{printf "%.1f", k / 1024}')" \
+    "$(mib "$base")" "$(mib "${rss:-0}")" \
     "$(head -c 300 "$ready")" >&2
   stop_contender
 }
@@ -392,7 +286,6 @@ done
 cp "$RESULTS" "$OUT/results.tsv"
 
 # --- report ---------------------------------------------------------------------------------------
-ver() { "$@" 2>&1 | head -1 || true; }
 VERSIONS="$(ver "$SWPROXY_BIN" --version | sed 's/^/swproxy /;s/^swproxy swproxy/swproxy/'), $(ver nginx -v | sed 's/^nginx version: //'), $(ver wrk -v | cut -d' ' -f1-2)"
 has tinyproxy && VERSIONS="$VERSIONS, $(ver tinyproxy -v)"
 has squid && VERSIONS="$VERSIONS, $(ver squid -v | sed 's/^Squid Cache: Version /squid /')"

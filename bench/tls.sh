@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. "$ROOT/bench/lib.sh"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 [[ $DURATION =~ ^[0-9]+$ ]] && DURATION="${DURATION}s"
@@ -22,41 +23,18 @@ CLK_TCK=$(getconf CLK_TCK)
 unset http_proxy https_proxy all_proxy no_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY NO_PROXY || true
 export PATH="$PATH:/usr/sbin:/sbin"
 
-need=""
-command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
-command -v wrk >/dev/null 2>&1 || need="$need wrk"
-command -v openssl >/dev/null 2>&1 || need="$need openssl"
+need nginx nginx-light
+need wrk
+need openssl
 # squid's https_port needs the OpenSSL build (Debian's plain squid has no TLS).
-dpkg -s squid-openssl >/dev/null 2>&1 || need="$need squid-openssl"
-if [ -n "$need" ]; then
-  echo "installing$need..." >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
-fi
+need_package squid-openssl
+install_needed
 if [ -z "${SWPROXY_BIN:-}" ]; then
   [ "$SKIP_BUILD" = 1 ] || make -s build >&2
   SWPROXY_BIN=$ROOT/.build/release/swproxy
 fi
 
-WORK=$(mktemp -d /tmp/swproxy-tls-bench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.3
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_tls() {  # PORT: until a TLS handshake and a proxied request succeed, at most 10 s
-  for _ in $(seq 100); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --proxy-insecure -x "https://127.0.0.1:$1" "$ORIGIN/small" || true)
-    [ "$code" = 200 ] && return 0
-    sleep 0.1
-  done
-  echo "tls.sh: nothing answers 200 through https://127.0.0.1:$1" >&2
-  return 1
-}
+make_work tls-bench
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 -subj /CN=localhost \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1
@@ -82,7 +60,7 @@ http {
 }
 CONF
 nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
-PIDS+=($!)
+track "$!"
 for _ in $(seq 50); do curl -sf -o /dev/null "$ORIGIN/small" && break; sleep 0.1; done
 
 CUR_PID=""
@@ -95,59 +73,31 @@ start() {
         --threads "$PROXY_THREADS" --quiet --drain-timeout 1 >>"$WORK/swproxy.log" 2>&1 &
       ;;
     squid)
-      mkdir -p "$WORK/squid"
-      cat > "$WORK/squid/squid.conf" <<CONF
-https_port 127.0.0.1:$CUR_PORT tls-cert=$WORK/cert.pem tls-key=$WORK/key.pem
-http_access allow localhost
-http_access deny all
-cache deny all
-cache_mem 0 MB
-access_log none
-cache_store_log none
-cache_log $WORK/squid/cache.log
-pid_filename $WORK/squid/squid.pid
-coredump_dir $WORK/squid
-visible_hostname swproxy-bench
-dns_nameservers 127.0.0.1
-pinger_enable off
-icp_port 0
-htcp_port 0
-netdb_filename none
-logfile_rotate 0
-shutdown_lifetime 1 seconds
-CONF
-      chown -R proxy "$WORK/squid" 2>/dev/null || true
-      squid -N -f "$WORK/squid/squid.conf" >>"$WORK/squid/stdout.log" 2>&1 &
+      start_squid "https_port 127.0.0.1:$CUR_PORT tls-cert=$WORK/cert.pem tls-key=$WORK/key.pem" "${SQUID_NO_CACHE[@]}"
       ;;
   esac
   CUR_PID=$!
-  PIDS+=("$CUR_PID")
-  wait_tls "$CUR_PORT"
+  track "$CUR_PID"
+  # until a TLS handshake and a proxied request succeed
+  wait_contender "$1" "$ORIGIN/small" 200 --proxy-insecure -x "https://127.0.0.1:$CUR_PORT"
 }
-stop() { kill "$CUR_PID" 2>/dev/null || true; wait "$CUR_PID" 2>/dev/null || true; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+stop() { stop_pid "$CUR_PID"; }
 
-RESULTS=$WORK/results.tsv
-: > "$RESULTS"
 measure() {  # NAME WORKLOAD
   local close=0
   [ "$2" = handshakes ] && close=1
   start "$1"
   WRK_TARGET="$ORIGIN/small" WRK_CLOSE=$close wrk -t2 -c"$CONNS" -d1s -s bench/serve.lua "https://127.0.0.1:$CUR_PORT" >/dev/null 2>&1 || true
-  local t0 t1 out line
+  local t0 t1 file=$WORK/wrk.txt
   t0=$(cpu_ticks "$CUR_PID")
-  out=$(WRK_TARGET="$ORIGIN/small" WRK_CLOSE=$close wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s bench/serve.lua "https://127.0.0.1:$CUR_PORT" 2>&1)
+  WRK_TARGET="$ORIGIN/small" WRK_CLOSE=$close wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s bench/serve.lua "https://127.0.0.1:$CUR_PORT" > "$file" 2>&1
   t1=$(cpu_ticks "$CUR_PID")
   stop
-  line=$(grep '^BENCH' <<<"$out")
-  local req dur p50 p99 errs
-  req=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
-  dur=$(sed -E 's/.*duration_us=([0-9]+).*/\1/' <<<"$line")
-  p50=$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$line")
-  p99=$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$line")
-  errs=$(sed -E 's/.*err_connect=([0-9]+) err_read=([0-9]+) err_write=([0-9]+) err_status=([0-9]+) err_timeout=([0-9]+).*/\1+\3+\4+\5/' <<<"$line")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$req" "$dur" "$p50" "$p99" "$((t1 - t0))" "$((errs))" >> "$RESULTS"
-  awk -v n="$1" -v w="$2" -v r="$req" -v d="$dur" -v c="$((t1 - t0))" -v k="$CLK_TCK" \
+  local requests duration_us bytes p50_us p99_us max_us err_connect err_read err_write err_status err_timeout rps p50 p99
+  wrk_result "$file"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$requests" "$duration_us" "$p50_us" "$p99_us" "$((t1 - t0))" \
+    "$((err_connect + err_write + err_status + err_timeout))" >> "$RESULTS"
+  awk -v n="$1" -v w="$2" -v r="$requests" -v d="$duration_us" -v c="$((t1 - t0))" -v k="$CLK_TCK" \
     'BEGIN { printf "  %-8s %-10s %9.1f req/s  cpu %.1f us/req\n", n, w, r / (d / 1e6), (c / k) * 1e6 / r }' >&2
 }
 
