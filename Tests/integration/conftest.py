@@ -118,17 +118,16 @@ http {{
         self.spawn(["nginx", "-c", conf, "-p", d], "nginx")
 
 
-def spawn_tls_nginx(daemon, crt, key, root, log_format, locations, connections=1024):
-    """nginx with TLS and HTTP/2 on `daemon`'s port serving `root`, its access log (`daemon.log`) in
-    `log_format`, `locations` the server block's location directives."""
+def spawn_logged_nginx(daemon, root, log_format, locations, connections=1024, tls=None):
+    """nginx on `daemon`'s port serving `root`, its access log (`daemon.log`) in `log_format`, `locations` the
+    server block's location directives; `tls`: (certificate, key) for TLS and HTTP/2."""
     daemon.log = os.path.join(daemon.dir, "access.log")
+    ssl = f" ssl http2;\n        ssl_certificate {tls[0]};\n        ssl_certificate_key {tls[1]};" if tls else ";"
     daemon.spawn_nginx(connections, f"""
     log_format conn '{log_format}';
     access_log {daemon.log} conn;
     server {{
-        listen 127.0.0.1:{daemon.port} ssl http2;
-        ssl_certificate {crt};
-        ssl_certificate_key {key};
+        listen 127.0.0.1:{daemon.port}{ssl}
         root {root};
         {locations}
     }}""")

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import TempDaemon, run, spawn_tls_nginx, swproxy_path
+from conftest import TempDaemon, run, spawn_logged_nginx, swproxy_path
 
 
 def body_of(size, version):
@@ -411,7 +411,8 @@ class H2Nginx(TempDaemon):
 
     def __init__(self, crt, key, root):
         super().__init__("swproxy-nginx-seg-")
-        spawn_tls_nginx(self, crt, key, root, "$connection $status $http_range", "location / { limit_rate 4m; }", 256)
+        spawn_logged_nginx(self, root, "$connection $status $http_range", "location / { limit_rate 4m; }", 256,
+                           tls=(crt, key))
 
 
 def test_http2_segments_share_one_connection(cert, tmp_path):

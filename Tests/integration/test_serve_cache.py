@@ -458,6 +458,23 @@ class Stream:
             self.done_at = time.monotonic()
 
 
+def stream_and_kill(proxy, url, after, size=MIB):
+    """Streams `url` through `proxy` and SIGKILLs the proxy once `after` bytes of the body have arrived; returns
+    the finished stream."""
+    killed = threading.Event()
+
+    def kill(stream):
+        if stream.received >= after and not killed.is_set():
+            killed.set()
+            proxy.proc.send_signal(signal.SIGKILL)
+            proxy.proc.wait()
+
+    s = Stream(proxy, url, pace=kill, size=size, timeout=30).start()
+    s.join(60)
+    assert killed.is_set(), f"{url}: the stream ended after {s.received} bytes, before the kill"
+    return s
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Switching the cache on
 
@@ -1223,17 +1240,8 @@ def test_sigkill_mid_fill_leaves_nothing_partial(launch, site, swproxy):
     done = site.serve("/done", b"complete" * 1000, headers=[("Cache-Control", "max-age=3600")])
     p = launch()
     stored_miss(p, done)
-    killed = threading.Event()
-
-    def kill_after_8_mib(stream):
-        if stream.received >= 8 * MIB and not killed.is_set():
-            killed.set()
-            p.proc.send_signal(signal.SIGKILL)
-            p.proc.wait()
-
-    s = Stream(p, url, pace=kill_after_8_mib, timeout=30).start()
-    s.join(60)
-    assert killed.is_set() and s.received < big.length
+    s = stream_and_kill(p, url, 8 * MIB)
+    assert s.received < big.length
     p.stop()
     site.resources["/crash"].delay = 0
     p2 = launch(cache_dir=p.cache_dir)
@@ -1293,17 +1301,7 @@ def test_cache_size_bound_holds_through_eviction_and_a_kill(launch, site, swprox
     settle(p)
     # A slow 300 KiB fill, killed half way.
     site.serve("/sz/slow", BigBody(10, 30 * KIB), headers=[("Cache-Control", "max-age=3600")], delay=0.1)
-    killed = threading.Event()
-
-    def kill_half_way(stream):
-        if stream.received >= 120 * KIB and not killed.is_set():
-            killed.set()
-            p.proc.send_signal(signal.SIGKILL)
-            p.proc.wait()
-
-    s = Stream(p, f"{site.base}/sz/slow", pace=kill_half_way, size=16 * KIB, timeout=30).start()
-    s.join(60)
-    assert killed.is_set()
+    stream_and_kill(p, f"{site.base}/sz/slow", 120 * KIB, size=16 * KIB)
     p.stop()
     p2 = launch("--cache-size", "1M", cache_dir=p.cache_dir)
     assert eventually(lambda: tmp_empty(p.cache_dir), 5)

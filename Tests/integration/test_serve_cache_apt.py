@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import TempDaemon, free_port, run
+from conftest import TempDaemon, free_port, run, spawn_logged_nginx
 from conftest_serve import eventually
 
 # Name, payload size: random bytes, so dpkg-deb cannot compress them and the bytes on the wire are the sizes.
@@ -69,15 +69,7 @@ class Mirror(TempDaemon):
 
     def __init__(self, root):
         super().__init__("swproxy-apt-mirror-")
-        self.log = os.path.join(self.dir, "access.log")
-        self.spawn_nginx(256, f"""
-    log_format mirror '$request_method $request_uri $status $body_bytes_sent';
-    access_log {self.log} mirror;
-    server {{
-        listen 127.0.0.1:{self.port};
-        root {root};
-        location / {{ }}
-    }}""")
+        spawn_logged_nginx(self, root, "$request_method $request_uri $status $body_bytes_sent", "location / { }", 256)
         self.base = f"http://127.0.0.1:{self.port}"
 
     def entries(self):

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, TempDaemon, run
+from conftest import ROOT, TempDaemon, run, spawn_logged_nginx
 from conftest_serve import eventually, get
 
 EXAMPLE = os.path.join(ROOT, "examples", "haproxy-cache.cfg")
@@ -21,15 +21,8 @@ class Origin(TempDaemon):
 
     def __init__(self, root):
         super().__init__("swproxy-haproxy-origin-")
-        self.log = os.path.join(self.dir, "access.log")
-        self.spawn_nginx(256, f"""
-    log_format origin '$request_uri $status';
-    access_log {self.log} origin;
-    server {{
-        listen 127.0.0.1:{self.port};
-        root {root};
-        location / {{ add_header Cache-Control "max-age=600"; }}
-    }}""")
+        spawn_logged_nginx(self, root, "$request_uri $status",
+                           'location / { add_header Cache-Control "max-age=600"; }', 256)
         self.base = f"http://127.0.0.1:{self.port}"
 
     def paths(self):

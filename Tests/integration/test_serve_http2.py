@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import TempDaemon, spawn_tls_nginx
+from conftest import TempDaemon, spawn_logged_nginx
 from conftest_serve import Response, eventually, get
 
 
@@ -25,8 +25,8 @@ class TLSNginx(TempDaemon):
 
     def __init__(self, crt, key, root):
         super().__init__("swproxy-nginx-h2-")
-        spawn_tls_nginx(self, crt, key, root, '$connection $server_protocol "$request" $msec $request_time',
-                        "location / { }\n        location /slow/ { limit_rate 32k; }")
+        spawn_logged_nginx(self, root, '$connection $server_protocol "$request" $msec $request_time',
+                           "location / { }\n        location /slow/ { limit_rate 32k; }", tls=(crt, key))
 
     def entries(self, path):
         """Every logged request of `path`: connection number, protocol, request line, start and end time."""
