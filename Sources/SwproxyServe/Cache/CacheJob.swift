@@ -101,7 +101,7 @@ final class CacheJob: ClientJob {
             }
             let age = e.age(now: now)
             let lifetime = e.lifetime
-            switch CacheRules.reuse(request: head, fields: e.fields, lifetime: lifetime, age: age) {
+            switch CacheRules.reuse(request: head, directives: e.directives, lifetime: lifetime, age: age) {
             case .fresh:
                 label = "HIT"
                 serve(entry: e, fields: e.fields, age: age, status: "hit; ttl=\(lifetime - age)")
@@ -209,7 +209,7 @@ final class CacheJob: ClientJob {
             if inner == nil { forward(status: forwardReason, label: "MISS") }
         case .failed(let e):
             detach()
-            if let st = stale, !CacheRules.mayNotServeStale(CacheDirectives(st.fields)), !revalidationByClient {
+            if let st = stale, !CacheRules.mayNotServeStale(st.directives), !revalidationByClient {
                 label = "STALE"
                 serve(entry: st, fields: st.fields, age: st.age(now: now), status: "hit; detail=stale-upstream-unreachable")
             } else {

@@ -126,11 +126,17 @@ enum CacheRules {
     /// The current age (RFC 9111 §4.2.3) of a response received at `responseTime` for a request sent at
     /// `requestTime`.
     static func age(fields: [HeaderField], requestTime: Int, responseTime: Int, now: Int) -> Int {
+        initialAge(fields: fields, requestTime: requestTime, responseTime: responseTime) + max(0, now - responseTime)
+    }
+
+    /// The age the response had when it was received (§4.2.3's `corrected_initial_age`): the current age
+    /// less the time it has been resident since `responseTime`.
+    static func initialAge(fields: [HeaderField], requestTime: Int, responseTime: Int) -> Int {
         let date = field(fields, "date").flatMap(HTTPDate.parse) ?? responseTime
         let ageValue = field(fields, "age").flatMap(CacheDirectives.deltaSeconds) ?? 0
         let apparent = max(0, responseTime - date)
         let corrected = ageValue + max(0, responseTime - requestTime)
-        return max(apparent, corrected) + max(0, now - responseTime)
+        return max(apparent, corrected)
     }
 
     /// What a request's directives and the entry's let the cache do with a stored response.
@@ -144,8 +150,12 @@ enum CacheRules {
     /// Whether the stored response (its fields, freshness lifetime and current age) may answer `request`.
     /// - SeeAlso: RFC 9111 §4, §4.2.4, §5.2.1
     static func reuse(request: RequestHead, fields: [HeaderField], lifetime: Int, age: Int) -> Reuse {
+        reuse(request: request, directives: CacheDirectives(fields), lifetime: lifetime, age: age)
+    }
+
+    /// `reuse` with the stored response's directives parsed already (a stored entry keeps them).
+    static func reuse(request: RequestHead, directives res: CacheDirectives, lifetime: Int, age: Int) -> Reuse {
         let req = CacheDirectives(request.fields)
-        let res = CacheDirectives(fields)
         let pragmaNoCache = !request.fields.contains(where: { $0.isNamed("cache-control") })
             && (request.field("pragma")?.lowercased().contains("no-cache") ?? false)
         if req.has("no-cache") || pragmaNoCache { return .revalidate(byClient: true) }

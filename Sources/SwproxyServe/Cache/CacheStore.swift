@@ -48,6 +48,11 @@ final class StoredEntry: Sendable {
     let bodyLength: UInt64
     /// The whole body, when it came with the head's read.
     let body: [UInt8]?
+    /// Worked out once from the stored head, not per hit: its `Cache-Control` directives, its freshness
+    /// lifetime, and its age when it was received (the current age adds the time since `responseTime`).
+    let directives: CacheDirectives
+    let lifetime: Int
+    let initialAge: Int
 
     init(name: String, fd: Int32, key: String, requestTime: Int, responseTime: Int, status: Int, reason: String,
          fields: [HeaderField], varyNames: [String], bodyOffset: Int64, bodyLength: UInt64, body: [UInt8]? = nil) {
@@ -63,6 +68,9 @@ final class StoredEntry: Sendable {
         self.bodyOffset = bodyOffset
         self.bodyLength = bodyLength
         self.body = body
+        directives = CacheDirectives(fields)
+        lifetime = CacheRules.freshnessLifetime(status: status, fields: fields)
+        initialAge = CacheRules.initialAge(fields: fields, requestTime: requestTime, responseTime: responseTime)
     }
 
     deinit { Glibc.close(fd) }
@@ -74,11 +82,7 @@ final class StoredEntry: Sendable {
         return fstat(fd, &st) == 0 && st.st_nlink > 0
     }
 
-    var lifetime: Int { CacheRules.freshnessLifetime(status: status, fields: fields) }
-
-    func age(now: Int) -> Int {
-        CacheRules.age(fields: fields, requestTime: requestTime, responseTime: responseTime, now: now)
-    }
+    func age(now: Int) -> Int { initialAge + max(0, now - responseTime) }
 }
 
 /// The on-disk format of an entry: a text preamble (magic, key, times, Vary names) ending in an empty line,
@@ -271,8 +275,8 @@ public final class CacheStore: Sendable {
 
     /// The stored variants of `key`, each opened and read (an entry whose file went away, purged by
     /// `swproxy cache purge`, leaves the index here).
-    func variants(of key: String) -> [StoredEntry] {
-        let names = index.withLock { $0.variants[CacheKey.hash(key)].map(Array.init) ?? [] }
+    func variants(of key: String, hash: String? = nil) -> [StoredEntry] {
+        let names = index.withLock { $0.variants[hash ?? CacheKey.hash(key)].map(Array.init) ?? [] }
         var out: [StoredEntry] = []
         for n in names {
             if let e = load(name: n, forgetting: true), e.key == key { out.append(e) }
@@ -305,8 +309,9 @@ public final class CacheStore: Sendable {
 
     /// The variant of `key` whose Vary fields match `request`, and whether other variants exist.
     func lookup(key: String, request: RequestHead) -> (entry: StoredEntry?, others: Bool) {
-        let all = variants(of: key)
-        for e in all where CacheStore.name(key: key, variant: CacheRules.varyValues(e.varyNames, of: request)) == e.name {
+        let keyHash = CacheKey.hash(key)
+        let all = variants(of: key, hash: keyHash)
+        for e in all where e.name == keyHash + "." + CacheKey.hash(CacheRules.varyValues(e.varyNames, of: request)) {
             index.withLock { $0.touch(e.name) }
             return (e, all.count > 1)
         }
