@@ -11,7 +11,7 @@ enum Dispatch {
             return Tunnel(client: client, context: context, head: head, upgrade: u)
         }
         if let store = context.config.cache, head.method == "GET" || head.method == "HEAD",
-            let key = CacheJob.key(head, config: context.config)
+            let key = CacheJob.key(head, reverse: context.config.reverse)
         {
             return CacheJob(client: client, context: context, head: head, store: store, key: key)
         }

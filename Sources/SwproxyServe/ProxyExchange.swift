@@ -178,7 +178,7 @@ final class ProxyExchange: TransferDelegate, ClientJob {
     /// - SeeAlso: RFC 9111 §4.4
     private func invalidate(_ store: CacheStore) {
         guard !["GET", "HEAD", "OPTIONS", "TRACE"].contains(head.method), (200..<400).contains(response.status),
-            let key = CacheJob.key(head, config: config)
+            let key = CacheJob.key(head, reverse: config.reverse)
         else { return }
         store.invalidate(key: key)
         for name in ["location", "content-location"] {

@@ -11,6 +11,43 @@ final class CacheRulesTests: XCTestCase {
 
     func f(_ pairs: [(String, String)]) -> [HeaderField] { pairs.map { HeaderField($0.0, $0.1) } }
 
+    /// A hit's head built from the entry's fixed prefix is byte for byte the head built field by field.
+    func testHitHeadFromThePrefixIsTheHeadBuiltFieldByField() {
+        let stored: [[(String, String)]] = [
+            [("Content-Type", "text/plain"), ("ETag", "\"e\""), ("Cache-Control", "max-age=60")],
+            [("Age", "7"), ("Date", HTTPDate.format(1_700_000_000)), ("X-A", "b")],
+            [],
+        ]
+        let decisions = [(HTTPVersion.http11, true), (.http11, false), (.http10, true), (.http10, false)].map {
+            ResponseFraming.relay(.length(1024), clientVersion: $0.0, keepAlive: $0.1, draining: false)
+        }
+        XCTAssertEqual(Set(decisions.map { $0.connection ?? "" }), ["", "close", "keep-alive"])
+        for pairs in stored {
+            for d in decisions {
+                for via in ["1.1 h (swproxy/1)", nil] as [String?] {
+                    let fields = f(pairs)
+                    guard let prefix = CacheJob.hitHeadPrefix(status: 200, reason: "OK", fields: fields) else {
+                        return XCTFail("no prefix for \(pairs)")
+                    }
+                    var byField = fields.filter { !$0.isNamed("age") }
+                    byField += [HeaderField("Age", "42"), HeaderField("Cache-Status", "swproxy; hit; ttl=3"),
+                                HeaderField("Content-Length", "1024")]
+                    let want = HeadWriter.response(status: 200, reason: "OK",
+                                                   fields: ResponseFraming.clientFields(byField, decision: d, via: via))
+                    let got = CacheJob.hitHead(prefix: prefix, age: 42, cacheStatus: "hit; ttl=3", length: 1024, decision: d, via: via)
+                    XCTAssertEqual(got.map { String(decoding: $0, as: UTF8.self) }, String(decoding: want, as: UTF8.self))
+                }
+            }
+        }
+        // What a hit merges into is left to the field-by-field path.
+        XCTAssertNil(CacheJob.hitHeadPrefix(status: 200, reason: "OK", fields: f([("Via", "1.1 origin")])))
+        XCTAssertNil(CacheJob.hitHeadPrefix(status: 200, reason: "OK", fields: f([("Cache-Status", "other; hit")])))
+        let prefix = CacheJob.hitHeadPrefix(status: 200, reason: "OK", fields: [])!
+        XCTAssertNil(CacheJob.hitHead(prefix: prefix, age: 0, cacheStatus: "hit", length: 1,
+                                      decision: ResponseFraming.relay(.close, clientVersion: .http11, keepAlive: true, draining: false),
+                                      via: nil))
+    }
+
     func testStorability() {
         let date = HTTPDate.format(1_700_000_000)
         let cases: [(Int, [(String, String)], RequestHead?, String?)] = [

@@ -71,12 +71,12 @@ final class CacheJob: ClientJob {
     }
 
     /// The cache key of a request, or nil when it has no http(s) upstream URL.
-    static func key(_ head: RequestHead, config: ServeConfiguration) -> String? {
+    static func key(_ head: RequestHead, reverse: ReverseBase?) -> String? {
         switch head.target {
         case .absolute(let scheme, let host, let port, let path):
             return CacheKey.of(scheme: scheme, host: host, port: port, pathAndQuery: path)
         case .origin(let path):
-            guard let r = config.reverse else { return nil }
+            guard let r = reverse else { return nil }
             return CacheKey.of(scheme: r.scheme, host: r.host, port: r.port, pathAndQuery: r.join(path))
         default:
             return nil
@@ -104,7 +104,7 @@ final class CacheJob: ClientJob {
             switch CacheRules.reuse(request: head, directives: e.directives, lifetime: lifetime, age: age) {
             case .fresh:
                 label = "HIT"
-                serve(entry: e, fields: e.fields, age: age, status: "hit; ttl=\(lifetime - age)")
+                serve(entry: e, age: age, status: "hit; ttl=\(lifetime - age)")
                 return
             case .revalidate(let byClient):
                 if onlyIfCached {
@@ -211,7 +211,7 @@ final class CacheJob: ClientJob {
             detach()
             if let st = stale, !CacheRules.mayNotServeStale(st.directives), !revalidationByClient {
                 label = "STALE"
-                serve(entry: st, fields: st.fields, age: st.age(now: now), status: "hit; detail=stale-upstream-unreachable")
+                serve(entry: st, age: st.age(now: now), status: "hit; detail=stale-upstream-unreachable")
             } else {
                 context.journal.cacheRequest(label)
                 client.failed(e, head: head)
@@ -289,13 +289,16 @@ final class CacheJob: ClientJob {
     // MARK: serving
 
     /// Serves a complete entry with `fields` (its own, or those a 304 updated).
-    private func serve(entry e: StoredEntry, fields: [HeaderField], age: Int, status: String) {
+    /// Answers from entry `e`, with `fields` instead of its stored ones when given (those a 304 updated).
+    private func serve(entry e: StoredEntry, fields updated: [HeaderField]? = nil, age: Int, status: String) {
+        let fields = updated ?? e.fields
         if head.field("authorization") != nil && !CacheRules.sharedWithAuthorization(fields) && label == "COALESCED" {
             forward(status: "fwd=bypass", label: "BYPASS")
             return
         }
         begin(fd: e.fd, owned: false, entry: e, bodyOffset: e.bodyOffset, status: e.status, reason: e.reason,
-              fields: fields, length: e.bodyLength, age: age, cacheStatus: status)
+              fields: fields, headPrefix: updated == nil ? e.hitHeadPrefix : nil, length: e.bodyLength, age: age,
+              cacheStatus: status)
         if feed != nil {
             feed!.available = e.bodyLength
             feed!.done = true
@@ -307,7 +310,8 @@ final class CacheJob: ClientJob {
     /// Sends the head for a stored response and sets up its body's feed. The client's conditionals and
     /// range are answered here, when the length is known.
     private func begin(fd: Int32, owned: Bool, entry: StoredEntry?, bodyOffset: Int64, status: Int, reason: String,
-                       fields stored: [HeaderField], length: UInt64?, age: Int, cacheStatus: String) {
+                       fields stored: [HeaderField], headPrefix: [UInt8]? = nil, length: UInt64?, age: Int,
+                       cacheStatus: String) {
         context.journal.cacheRequest(label)
         var fields = stored
         fields.removeAll { $0.isNamed("age") }
@@ -350,8 +354,16 @@ final class CacheJob: ClientJob {
         if code != 304, let n = clientLength, !(code == 204) { fields.append(HeaderField("Content-Length", String(n))) }
         let body: ResponseFraming.Body = bodyless ? .none : (clientLength.map { .length($0) } ?? .close)
         let d = ResponseFraming.relay(body, clientVersion: head.version, keepAlive: head.keepAlive, draining: context.draining)
-        var out = HeadWriter.response(status: code, reason: reasonText,
-                                      fields: ResponseFraming.clientFields(fields, decision: d, via: context.config.viaEntry))
+        let via = context.config.viaEntry
+        var out: [UInt8]
+        if code == status, code != 204, let n = clientLength, let prefix = headPrefix,
+            let h = CacheJob.hitHead(prefix: prefix, age: age, cacheStatus: cacheStatus, length: n, decision: d, via: via)
+        {
+            out = h
+        } else {
+            out = HeadWriter.response(status: code, reason: reasonText,
+                                      fields: ResponseFraming.clientFields(fields, decision: d, via: via))
+        }
         // A small stored body goes out with its head in one write (a read of the file instead of a second
         // system call to send it).
         if !bodyless, entry != nil, let n = clientLength, n <= CacheJob.smallBody, d.relay == .passThrough {
@@ -384,6 +396,43 @@ final class CacheJob: ClientJob {
         }
         feed = Feed(fd: fd, owned: owned, entry: entry, bodyOffset: bodyOffset, next: first, end: end, available: 0,
                     done: false, complete: false, chunked: d.relay == .chunkEncode, keepAlive: d.keepAlive, status: code)
+    }
+
+    /// The fields a hit replaces or merges into: a head whose stored fields have them is built field by field.
+    private static let mergedIntoByHits = ["age", "cache-status", "via"]
+
+    /// `StoredEntry.hitHeadPrefix`: the status line and the client's share of the stored fields, in the order
+    /// `begin` puts them (the stored `Age` is replaced); nil when they hold a field a hit merges into.
+    static func hitHeadPrefix(status: Int, reason: String, fields: [HeaderField]) -> [UInt8]? {
+        let kept = HopByHop.filter(fields.filter { !$0.isNamed("age") }, connectionTokens: HopByHop.connectionTokens(fields))
+        if kept.contains(where: { f in mergedIntoByHits.contains(where: { f.isNamed($0) }) }) { return nil }
+        var out = HeadWriter.response(status: status, reason: reason, fields: kept)
+        out.removeLast(2)
+        return out
+    }
+
+    /// The head of an answer with the stored status, from the entry's fixed prefix: the same bytes as
+    /// `HeadWriter.response(… clientFields(…))` of the stored fields with `Age`, `Cache-Status` and
+    /// `Content-Length` added, without building them field by field. Nil when the proxy chunks the body.
+    static func hitHead(prefix: [UInt8], age: Int, cacheStatus: String, length: UInt64, decision d: ResponseFraming.Decision,
+                        via: String?) -> [UInt8]? {
+        guard !d.chunked else { return nil }
+        var out = prefix
+        out.reserveCapacity(prefix.count + 96 + cacheStatus.utf8.count + (via?.utf8.count ?? 0))
+        func line(_ name: StaticString, _ value: String) {
+            out.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            out.append(contentsOf: value.utf8)
+            out.append(13)
+            out.append(10)
+        }
+        line("Age: ", String(max(0, age)))
+        line("Cache-Status: ", "swproxy; " + cacheStatus)
+        line("Content-Length: ", String(length))
+        if let via { line("Via: ", via) }
+        if let c = d.connection { line("Connection: ", c) }
+        out.append(13)
+        out.append(10)
+        return out
     }
 
     /// Bodies up to this size are sent with their head in one write.

@@ -53,6 +53,10 @@ final class StoredEntry: Sendable {
     let directives: CacheDirectives
     let lifetime: Int
     let initialAge: Int
+    /// The head of a hit as far as it never changes: the status line and the stored fields a client gets
+    /// (hop-by-hop ones dropped), without the ending empty line. Nil when the stored fields carry what a hit
+    /// merges into (`Via`, `Cache-Status`): those heads are built field by field (`CacheJob.hitHead`).
+    let hitHeadPrefix: [UInt8]?
 
     init(name: String, fd: Int32, key: String, requestTime: Int, responseTime: Int, status: Int, reason: String,
          fields: [HeaderField], varyNames: [String], bodyOffset: Int64, bodyLength: UInt64, body: [UInt8]? = nil) {
@@ -71,6 +75,7 @@ final class StoredEntry: Sendable {
         directives = CacheDirectives(fields)
         lifetime = CacheRules.freshnessLifetime(status: status, fields: fields)
         initialAge = CacheRules.initialAge(fields: fields, requestTime: requestTime, responseTime: responseTime)
+        hitHeadPrefix = CacheJob.hitHeadPrefix(status: status, reason: reason, fields: fields)
     }
 
     deinit { Glibc.close(fd) }
