@@ -43,6 +43,13 @@ struct ExchangeResponse {
     /// origin's status is added.
     var cacheStatus: String?
     private(set) var state = State.awaitingHead
+
+    /// Whether body bytes may be handed over in larger pieces than libcurl delivers them: the head is out and
+    /// the body is relayed as it comes (a dechunked one is decoded piece by piece, and may fail).
+    var takesCoalescedBody: Bool {
+        guard case .started(let relay, nil) = state else { return false }
+        return relay != .dechunk
+    }
     private(set) var builder = ResponseHeadBuilder()
     private var dechunker = ChunkedDecoder()
     private(set) var status = 0

@@ -104,8 +104,42 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         touch()
         if client.isClosed { return .abort }
         if client.outputFull { return .pause }
+        // libcurl hands one read of the socket (up to CURLOPT_BUFFERSIZE) to the write callback in pieces of
+        // CURL_MAX_WRITE_SIZE: a full piece is followed by the rest of its read, so it is held and the read goes
+        // to the client in one send, not one per 16 KiB. Held bytes go out with the first shorter piece, at
+        // the held limit, at the end of the loop's turn, or when the transfer ends.
+        if bytes.count == ProxyExchange.libcurlPiece || !held.isEmpty, response.takesCoalescedBody {
+            held.append(contentsOf: bytes)
+            if bytes.count == ProxyExchange.libcurlPiece && held.count < ProxyExchange.heldLimit {
+                if !heldFlushArmed {
+                    heldFlushArmed = true
+                    context.loop.deferToNextTurn { [weak self] in self?.sendHeld() }
+                }
+                return .accepted
+            }
+            sendHeld()
+            return client.isClosed ? .abort : .accepted
+        }
         let client = self.client
         return response.body(bytes, draining: context.draining, send: { client.send($0) }) ? .accepted : .abort
+    }
+
+    /// CURL_MAX_WRITE_SIZE (curl.h): the largest piece libcurl gives its write callback.
+    static let libcurlPiece = 16384
+    /// Held body bytes are sent once this many are held: one whole read of CURLOPT_BUFFERSIZE.
+    static let heldLimit = UpstreamRequest.receiveBuffer
+    /// Body bytes from libcurl not yet handed to `response` (see `transferReceivedBody`).
+    private var held: [UInt8] = []
+    private var heldFlushArmed = false
+
+    private func sendHeld() {
+        heldFlushArmed = false
+        guard !held.isEmpty else { return }
+        defer { held.removeAll(keepingCapacity: true) }
+        guard !client.isClosed else { return }
+        let client = self.client
+        // Not a dechunked body (`takesCoalescedBody`): relaying cannot fail.
+        _ = held.withUnsafeBytes { response.body($0, draining: context.draining, send: { client.send($0) }) }
     }
 
     /// The client's outbound buffer drained: resume a paused download.
@@ -117,6 +151,7 @@ final class ProxyExchange: TransferDelegate, ClientJob {
     }
 
     func transferCompleted(_ t: Transfer, _ code: CurlCode) {
+        sendHeld()  // what arrived goes out first, whatever the ending
         let upstream = t.easy.info(.primaryIP)
         let refused = t.addressRefused
         let ending = response.ending(ok: code == .ok, body: body, refused: refused) {

@@ -180,6 +180,15 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(206, data[start:], [("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")])
             else:
                 self._send(200, data)
+        elif route == "drop-after":
+            # promise twice N bytes, send N, close: a cut after whole 16 KiB pieces of libcurl's
+            n = int(args[0])
+            self.send_response(200)
+            self.send_header("Content-Length", str(2 * n))
+            self.end_headers()
+            self.wfile.write(payload(n, path))
+            self.wfile.flush()
+            self.close_connection = True
         elif route == "drop":
             # promise 1000 bytes, send 10, close
             self.send_response(200)

@@ -191,6 +191,15 @@ def test_upstream_drop_mid_body_truncates(proxy, origin):
     assert len(p.stdout) == 10
 
 
+@pytest.mark.parametrize("n", [16384, 65536, 65536 + 100, 262144, 1 << 20])
+def test_upstream_drop_after_whole_pieces_delivers_every_byte_that_came(proxy, origin, n):
+    # The proxy holds whole 16 KiB pieces of libcurl's to send one read at once: a cut right after them
+    # must still deliver them before the client's connection is cut.
+    p = curl(proxy, f"{origin.base}/drop-after/{n}")
+    assert p.returncode == 18
+    assert p.stdout == payload(n, f"/drop-after/{n}")
+
+
 def test_client_disconnect_mid_download_frees_descriptors(proxy, nginx_files):
     time.sleep(0.2)
     base = proxy.fd_count()
