@@ -47,11 +47,8 @@ final class OutputFile {
             discardOpen = true
             return
         }
-        if createDirs && !LocalFiles.createParentDirectories(path) {
-            throw FetchError(.writeError, "Failed to create the directories for \(path): \(errnoText())")
-        }
         if noClobber || exclusive {
-            var f = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            var f = try create(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC)
             if f < 0 && noClobber {
                 var n = 1
                 while f < 0 && (errno == EEXIST || errno == EISDIR) && n < 100 {
@@ -68,12 +65,24 @@ final class OutputFile {
             return
         }
         let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
-        let f = Glibc.open(path, flags, 0o644)
+        let f = try create(path, flags)
         guard f >= 0 else {
             throw FetchError(.writeError, "Failed to create the file \(path): \(errnoText())")
         }
         fd = f
         wasOpened = true
+    }
+
+    /// `open(2)`; with `--create-dirs`, a missing directory above `path` is created and the open tried
+    /// again. Opening first costs one system call where the directories are there already (the common case:
+    /// a batch into one directory), not one `mkdir` per path component and file.
+    private func create(_ path: String, _ flags: Int32) throws(FetchError) -> Int32 {
+        let f = Glibc.open(path, flags, 0o644)
+        guard f < 0, errno == ENOENT, createDirs else { return f }
+        if !LocalFiles.createParentDirectories(path) {
+            throw FetchError(.writeError, "Failed to create the directories for \(path): \(errnoText())")
+        }
+        return Glibc.open(path, flags, 0o644)
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(FetchError) {

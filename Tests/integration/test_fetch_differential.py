@@ -49,6 +49,10 @@ CASES = [
     ("remote-name-all", ["--remote-name-all", "{base}/bytes/11", "{base}/bytes/12"], {}),
     ("output-dir", ["--create-dirs", "--output-dir", "sub/dir", "-o", "x.bin", "{base}/bytes/9"], {}),
     ("create-dirs", ["--create-dirs", "-o", "deep/er/file", "{base}/bytes/9"], {}),
+    ("create-dirs-per-url", ["--create-dirs", "-o", "g/#1/f.bin", "-o", "g/one", "{base}/bytes/[1-3]", "{base}/bytes/4"], {}),
+    ("create-dirs-existing", ["--create-dirs", "-o", "deep/er/file", "{base}/bytes/5"], {"deep/er/old": "x\n"}),
+    ("create-dirs-through-a-file", ["--create-dirs", "-o", "plain/file", "{base}/bytes/6"], {"plain": "x\n"}),
+    ("no-create-dirs-missing", ["-o", "missing/file", "{base}/bytes/7"], {}),
     ("glob-range-output", ["-o", "g_#1.txt", "{base}/bytes/[1-3]"], {}),
     ("glob-set-two", ["-o", "s_#1_#2", "{base}/{bytes,status}/[200-201]"], {}),
     ("glob-padded", ["{base}/path/[08-10]"], {}),
@@ -180,6 +184,7 @@ def setup_dir(files):
     d = tempfile.mkdtemp(prefix="swproxy-diff-")
     for name, content in files.items():
         p = os.path.join(d, name)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "wb") as f:
             if content is None:
                 from origin import payload
