@@ -98,7 +98,9 @@ batch() {
     local dir=$SHM
     [ $where = disk ] && dir=$DISK
     label="$n x 4 KiB, to files on $where"
-    EXTRA=(--prepare "rm -rf $dir/c $dir/d $dir/s")
+    # sync: every run starts with the previous runs' writeback done (else the later commands pay for the
+    # earlier ones' dirty pages and journal commits).
+    EXTRA=(--prepare "rm -rf $dir/c $dir/d $dir/s; sync")
     row "$label" \
       "curl -s --parallel --parallel-max 50 --create-dirs -o '$dir/c/#1' '$BASE/[0-$last]'" \
       "$DYN fetch -s --parallel-max 50 --create-dirs -o '$dir/d/#1' '$BASE/[0-$last]'" \
