@@ -40,12 +40,37 @@ def origin6():
     o.stop()
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_handed_out = set()
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    """A port free to listen on, below the kernel's ephemeral range: a port the kernel chose (bind to 0) is
+    one it may hand to any outgoing connection the tests make before the server binds it ("Address already
+    in use"); below the range only another listener can take it. Not twice in one test session."""
+    import random
+    high = _ephemeral_low() - 1
+    for _ in range(1000):
+        port = random.randint(10000, high)
+        if port in _handed_out:
+            continue
+        s = socket.socket(family)
+        try:
+            s.bind((host, port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def stop_process(proc, timeout=10.0):

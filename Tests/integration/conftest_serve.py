@@ -263,11 +263,7 @@ def log_has(proxy, pattern):
 
 
 def free_port6():
-    s = socket.socket(socket.AF_INET6)
-    s.bind(("::1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_port(socket.AF_INET6, "::1")
 
 
 _sentinels = [0]

@@ -85,6 +85,7 @@ def table():
 def test_fast_path_agrees_with_argument_parser(case_id, args, files, swproxy):
     with tempfile.TemporaryDirectory() as d:
         for name, content in files.items():
+            os.makedirs(os.path.dirname(os.path.join(d, name)), exist_ok=True)
             with open(os.path.join(d, name), "w") as f:
                 f.write(content if content is not None else "")
         out = check(swproxy, args, d)

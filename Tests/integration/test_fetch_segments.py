@@ -339,7 +339,7 @@ def test_retry_continues_from_what_is_complete(ranges, tmp_path):
     assert out.read_bytes() == ranges.data()
     assert b"Will retry" in r.stderr, r.stderr
     resumed = [rng for rng, ir, status, _, _ in ranges.log if status == 206 and ir == '"v1"' and rng.endswith("-")]
-    assert resumed and resumed[-1] != "bytes=0-", ranges.log  # the retry's probe asks for the first gap
+    assert resumed and resumed[-1] != "bytes=0-", (ranges.log, r.stderr)  # the retry's probe asks for the first gap
     assert ranges.sent < size + 3 * MIB, ranges.sent
 
 
