@@ -266,7 +266,10 @@ public final class CacheStore: Sendable {
 
     func path(of name: String) -> String { "\(directory)/entries/\(name.prefix(2))/\(name)" }
 
-    static func name(key: String, variant: String) -> String { CacheKey.hash(key) + "." + CacheKey.hash(variant) }
+    static func name(key: String, variant: String) -> String { name(keyHash: CacheKey.hash(key), variant: variant) }
+
+    /// `name(key:variant:)` with the key's hash worked out already.
+    static func name(keyHash: String, variant: String) -> String { keyHash + "." + CacheKey.hash(variant) }
 
     /// A new temporary file for a fill, open for writing and reading.
     func temporaryFile() -> (path: String, fd: Int32)? {
@@ -316,7 +319,7 @@ public final class CacheStore: Sendable {
     func lookup(key: String, request: RequestHead) -> (entry: StoredEntry?, others: Bool) {
         let keyHash = CacheKey.hash(key)
         let all = variants(of: key, hash: keyHash)
-        for e in all where e.name == keyHash + "." + CacheKey.hash(CacheRules.varyValues(e.varyNames, of: request)) {
+        for e in all where e.name == CacheStore.name(keyHash: keyHash, variant: CacheRules.varyValues(e.varyNames, of: request)) {
             index.withLock { $0.touch(e.name) }
             return (e, all.count > 1)
         }
