@@ -126,8 +126,12 @@ enum CacheRules {
     /// The current age (RFC 9111 §4.2.3) of a response received at `responseTime` for a request sent at
     /// `requestTime`.
     static func age(fields: [HeaderField], requestTime: Int, responseTime: Int, now: Int) -> Int {
-        initialAge(fields: fields, requestTime: requestTime, responseTime: responseTime) + max(0, now - responseTime)
+        age(initialAge: initialAge(fields: fields, requestTime: requestTime, responseTime: responseTime),
+            responseTime: responseTime, now: now)
     }
+
+    /// The current age from the age at reception (`initialAge`) and the time resident since.
+    static func age(initialAge: Int, responseTime: Int, now: Int) -> Int { initialAge + max(0, now - responseTime) }
 
     /// The age the response had when it was received (§4.2.3's `corrected_initial_age`): the current age
     /// less the time it has been resident since `responseTime`.

@@ -87,7 +87,7 @@ final class StoredEntry: Sendable {
         return fstat(fd, &st) == 0 && st.st_nlink > 0
     }
 
-    func age(now: Int) -> Int { initialAge + max(0, now - responseTime) }
+    func age(now: Int) -> Int { CacheRules.age(initialAge: initialAge, responseTime: responseTime, now: now) }
 }
 
 /// The on-disk format of an entry: a text preamble (magic, key, times, Vary names) ending in an empty line,
