@@ -84,6 +84,11 @@ static inline double csys_wallclock(void) {
 static inline void csys_atomic_add(long *p, long v) { __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
 static inline long csys_atomic_load(const long *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 
+/// A counter several processes share through a MAP_SHARED mapping of one file (the cache store's
+/// generation): sequentially consistent, so a change made before a bump is seen by whoever reads the bump.
+static inline long csys_shared_add(long *p, long v) { return __atomic_add_fetch(p, v, __ATOMIC_SEQ_CST); }
+static inline long csys_shared_load(const long *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+
 /// Raises the soft limit on open files to the hard limit; returns the new soft limit.
 static inline long csys_raise_nofile(void) {
     struct rlimit rl;

@@ -242,6 +242,28 @@ final class CacheStoreTests: XCTestCase {
         XCTAssertEqual(store.stats.entries, 0)
     }
 
+    func testAHotEntryIsCheckedOnlyAfterAnotherProcessRemovesFiles() throws {
+        let store = try CacheStore(directory: dir, capacity: 1 << 20, maxObject: 1 << 20)
+        let other = try CacheStore(directory: dir, capacity: 1 << 20, maxObject: 1 << 20)  // a second process
+        put(store, "http://a.test/1", body: 10)
+        put(store, "http://a.test/2", body: 10)
+        let get1 = head("GET http://a.test/1 HTTP/1.1\nHost: a.test\n\n")
+        XCTAssertNotNil(store.lookup(key: "http://a.test/1", request: get1).entry)
+        let checks = store.linkChecks
+        for _ in 0..<5 { XCTAssertNotNil(store.lookup(key: "http://a.test/1", request: get1).entry) }
+        // At most one check, should the second have turned between lookups; not one per hit.
+        XCTAssertLessThanOrEqual(store.linkChecks - checks, 1)
+        // The other process invalidates the entry: this one checks its open copy and finds it gone.
+        XCTAssertEqual(other.invalidate(key: "http://a.test/1"), 1)
+        XCTAssertNil(store.lookup(key: "http://a.test/1", request: get1).entry)
+        // A file removed without telling anyone (rm): noticed once the second has turned.
+        let get2 = head("GET http://a.test/2 HTTP/1.1\nHost: a.test\n\n")
+        let e = try XCTUnwrap(store.lookup(key: "http://a.test/2", request: get2).entry)
+        XCTAssertEqual(unlink("\(dir)/entries/\(e.name.prefix(2))/\(e.name)"), 0)
+        usleep(1_100_000)
+        XCTAssertNil(store.lookup(key: "http://a.test/2", request: get2).entry)
+    }
+
     func testRefreshKeepsTheBody() throws {
         let store = try CacheStore(directory: dir, capacity: 1 << 20, maxObject: 1 << 20)
         put(store, "http://a.test/1", body: 100_000)

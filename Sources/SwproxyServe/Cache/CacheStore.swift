@@ -78,6 +78,9 @@ final class StoredEntry: Sendable {
         hitHeadPrefix = CacheJob.hitHeadPrefix(status: status, reason: reason, fields: fields)
     }
 
+    /// The store's `StoreGeneration.mark` when this open file was last seen to be the entry in the store.
+    let checked = Atomic<Int>(-1)
+
     deinit { Glibc.close(fd) }
 
     /// Still the entry in the store: a purge, an eviction or a newer response renamed over it leaves this
@@ -163,6 +166,40 @@ enum EntryFormat {
     }
 }
 
+/// A counter in `DIR/generation` that every process using the store maps shared: bumped after any of them
+/// removes or replaces entry files (a purge, an eviction, an invalidation, a newer response renamed over an
+/// entry, `swproxy cache purge` from outside). An open entry seen linked at one value is still the entry
+/// while the value stays, so a hit needs no `fstat`; entry files removed by other means (`rm`) are noticed
+/// within a second (`mark` carries the second too).
+struct StoreGeneration: @unchecked Sendable {
+    let word: UnsafeMutablePointer<Int>
+
+    /// Maps `DIR/generation`, made when missing (`create`); nil when it cannot be.
+    static func map(_ directory: String, create: Bool) -> StoreGeneration? {
+        let fd = Glibc.open(directory + "/generation", O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0o644)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_size >= 8 || ftruncate(fd, 8) == 0 else { return nil }
+        guard let p = mmap(nil, 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else { return nil }
+        return StoreGeneration(word: p.assumingMemoryBound(to: Int.self))
+    }
+
+    /// Tells the processes using the store at `directory` that entry files went (from `swproxy cache purge`).
+    static func bump(_ directory: String) {
+        guard let g = map(directory, create: false) else { return }
+        g.bump()
+        g.unmap()
+    }
+
+    func bump() { _ = csys_shared_add(word, 1) }
+
+    /// The generation and the current second, in one value to compare.
+    func mark() -> Int { (csys_shared_load(word) & 0xffff_ffff) << 32 | (time(nil) & 0xffff_ffff) }
+
+    func unmap() { munmap(word, 8) }
+}
+
 /// The cache's store, shared by every loop of the process: entry files under `DIR/entries/XX/`, named
 /// `KEYHASH.VARIANTHASH`, written under `DIR/tmp/` and renamed into place only when complete; an index in
 /// memory (rebuilt from the directory at start), least recently used first out when the store passes
@@ -235,6 +272,13 @@ public final class CacheStore: Sendable {
     /// an open, a read and a parse. At most `hotEntries` (as many descriptors).
     private let hot = Mutex<[String: StoredEntry]>([:])
     static let hotEntries = 1024
+    /// Nil when `DIR/generation` cannot be mapped: then every hit on a hot entry checks it with `fstat`.
+    private let generation: StoreGeneration?
+    private let linkCheckCount = Atomic<Int>(0)
+    /// How many times a hot entry was checked with `fstat` (tests).
+    var linkChecks: Int { linkCheckCount.load(ordering: .relaxed) }
+
+    deinit { generation?.unmap() }
 
     /// Opens (creating) the store at `directory`: leftovers of interrupted fills are removed, the index is
     /// rebuilt from the entry files (oldest modification first out), and the store is brought under `capacity`.
@@ -251,6 +295,8 @@ public final class CacheStore: Sendable {
         for d in [directory + "/entries", directory + "/tmp"] {
             if mkdir(d, 0o755) != 0 && errno != EEXIST { throw SyscallError.current("mkdir(\(d))") }
         }
+        // Mapped before the scan: a purge from outside after this point is seen by the hot entries.
+        generation = StoreGeneration.map(directory, create: true)
         CacheStore.removeAll(in: directory + "/tmp")
         var found = CacheStore.scanInParallel(directory, threads: 8)
         found.sort { $0.mtime < $1.mtime }
@@ -295,8 +341,14 @@ public final class CacheStore: Sendable {
     /// Entry `name`: the hot copy while it is still linked, else read from its file (and kept hot).
     /// `forgetting`: an entry whose file is gone leaves the index.
     private func load(name n: String, forgetting: Bool) -> StoredEntry? {
+        let mark = generation?.mark()  // read before anything is looked at
         if let e = hot.withLock({ $0[n] }) {
-            if e.isLinked { return e }
+            if let mark, e.checked.load(ordering: .relaxed) == mark { return e }
+            linkCheckCount.add(1, ordering: .relaxed)
+            if e.isLinked {
+                if let mark { e.checked.store(mark, ordering: .relaxed) }
+                return e
+            }
             hot.withLock { if $0[n] === e { $0[n] = nil } }
         }
         let fd = Glibc.open(path(of: n), O_RDONLY | O_CLOEXEC)
@@ -308,6 +360,7 @@ public final class CacheStore: Sendable {
             Glibc.close(fd)
             return nil
         }
+        if let mark { e.checked.store(mark, ordering: .relaxed) }
         hot.withLock { h in
             if h.count >= CacheStore.hotEntries, let any = h.keys.first { h[any] = nil }
             h[n] = e
@@ -342,6 +395,7 @@ public final class CacheStore: Sendable {
         }
         index.withLock { $0.add(name, size: UInt64(st.st_size)) }
         forget([name])  // the hot copy of a replaced file
+        generation?.bump()  // and other processes' copies
         _ = evict()
         return true
     }
@@ -399,6 +453,7 @@ public final class CacheStore: Sendable {
         for n in names where unlink(path(of: n)) == 0 { removed += 1 }
         // Files the index did not know (stored by another process on the same directory).
         removed += CacheStore.removeVariants(p, in: "\(directory)/entries/\(p.prefix(2))")
+        if removed > 0 { generation?.bump() }
         return removed
     }
 
@@ -414,6 +469,7 @@ public final class CacheStore: Sendable {
         }
         forget(gone)
         for n in gone { unlink(path(of: n)) }
+        if !gone.isEmpty { generation?.bump() }
         return gone.count
     }
 
@@ -536,13 +592,16 @@ public final class CacheStore: Sendable {
         scan(directory) { name, _, _ in
             if unlink("\(directory)/entries/\(name.prefix(2))/\(name)") == 0 { n += 1 }
         }
+        if n > 0 { StoreGeneration.bump(directory) }
         return n
     }
 
     /// `swproxy cache purge URL`: every variant of the URL's key.
     public static func purge(_ directory: String, key: String) -> Int {
         let p = CacheKey.hash(key)
-        return removeVariants(p, in: "\(directory)/entries/\(p.prefix(2))")
+        let n = removeVariants(p, in: "\(directory)/entries/\(p.prefix(2))")
+        if n > 0 { StoreGeneration.bump(directory) }
+        return n
     }
 }
 
