@@ -313,24 +313,18 @@ final class CacheJob: ClientJob {
                        fields stored: [HeaderField], headPrefix: [UInt8]? = nil, length: UInt64?, age: Int,
                        cacheStatus: String) {
         context.journal.cacheRequest(label)
-        var fields = stored
-        fields.removeAll { $0.isNamed("age") }
-        fields.append(HeaderField("Age", String(max(0, age))))
-        if let i = fields.firstIndex(where: { $0.isNamed("cache-status") }) {
-            fields[i].value += ", swproxy; " + cacheStatus
-        } else {
-            fields.append(HeaderField("Cache-Status", "swproxy; " + cacheStatus))
-        }
         var code = status
         var reasonText = reason
         var first: UInt64 = 0
         var end = length
         var bodyless = head.method == "HEAD" || ResponseFraming.body(method: "GET", status: status, fields: []) == .none
+        var notModified = false
+        var contentRange: String?
         if status == 200 || status == 203, CacheRules.notModified(request: head, fields: stored) {
             code = 304
             reasonText = ""
             bodyless = true
-            fields.removeAll { CacheJob.notIn304.contains($0.name.lowercased()) }
+            notModified = true
         } else if status == 200, let n = length {
             switch CacheRules.range(request: head, fields: stored, length: n) {
             case .whole: break
@@ -339,19 +333,18 @@ final class CacheJob: ClientJob {
                 reasonText = ""
                 first = a
                 end = b + 1
-                fields.append(HeaderField("Content-Range", "bytes \(a)-\(b)/\(n)"))
+                contentRange = "bytes \(a)-\(b)/\(n)"
             case .unsatisfiable:
                 code = 416
                 reasonText = ""
                 bodyless = true
                 end = 0
-                fields.append(HeaderField("Content-Range", "bytes */\(n)"))
+                contentRange = "bytes */\(n)"
             }
         } else if status == 200, head.field("range") != nil, length == nil {
             // The range of a body whose length is not known yet: the whole (allowed: RFC 9110 §14.2).
         }
         let clientLength: UInt64? = code == 416 ? 0 : end.map { $0 - first }
-        if code != 304, let n = clientLength, !(code == 204) { fields.append(HeaderField("Content-Length", String(n))) }
         let body: ResponseFraming.Body = bodyless ? .none : (clientLength.map { .length($0) } ?? .close)
         let d = ResponseFraming.relay(body, clientVersion: head.version, keepAlive: head.keepAlive, draining: context.draining)
         let via = context.config.viaEntry
@@ -361,6 +354,19 @@ final class CacheJob: ClientJob {
         {
             out = h
         } else {
+            // Field by field: the stored fields without their Age, then Age, Cache-Status (merged into a
+            // stored one), a 304's fields dropped, Content-Range, Content-Length.
+            var fields = stored
+            fields.removeAll { $0.isNamed("age") }
+            fields.append(HeaderField("Age", String(max(0, age))))
+            if let i = fields.firstIndex(where: { $0.isNamed("cache-status") }) {
+                fields[i].value += ", swproxy; " + cacheStatus
+            } else {
+                fields.append(HeaderField("Cache-Status", "swproxy; " + cacheStatus))
+            }
+            if notModified { fields.removeAll { CacheJob.notIn304.contains($0.name.lowercased()) } }
+            if let r = contentRange { fields.append(HeaderField("Content-Range", r)) }
+            if code != 304, let n = clientLength, !(code == 204) { fields.append(HeaderField("Content-Length", String(n))) }
             out = HeadWriter.response(status: code, reason: reasonText,
                                       fields: ResponseFraming.clientFields(fields, decision: d, via: via))
         }
@@ -519,7 +525,9 @@ final class CacheJob: ClientJob {
     /// its high watermark (a client that pipelines hits and reads nothing fills one buffer, not memory).
     private func complete(status: Int, bytes: Int64, keepAlive: Bool) {
         pendingFinish = (status, bytes, keepAlive, nil)
-        context.loop.deferToNextTurn { [weak self] in self?.finishPending() }
+        // Held strongly (a weak reference would give every hit a side table): `abort`, which the connection
+        // calls whenever it closes, clears `pendingFinish`, so a job whose client went away does nothing here.
+        context.loop.deferToNextTurn { [self] in finishPending() }
     }
 
     private func finishPending() {
