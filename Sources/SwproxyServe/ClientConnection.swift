@@ -46,7 +46,6 @@ final class ClientConnection: ClientSide {
     private var timerAt: UInt64 = 0
     private lazy var timerCallback: () -> Void = { [unowned self] in self.timerFired() }
 
-    private var config: ServeConfiguration { context.config }
 
     /// `release`: called once, when the connection closed. `tls`: the context of the TLS listener it came
     /// from, nil for a plain one.
@@ -160,7 +159,7 @@ final class ClientConnection: ClientSide {
                 input.append(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
                 total += n
                 // A short read drained the socket; TLS returns a record at a time: read on until it would block.
-                if (n < buf.count && tls == nil) || input.readableBytes >= config.highWatermark { break reading }
+                if (n < buf.count && tls == nil) || input.readableBytes >= context.config.highWatermark { break reading }
             case .wouldBlock:
                 break reading
             case .eof:
@@ -177,7 +176,7 @@ final class ClientConnection: ClientSide {
             }
             updateInterest()
         }
-        if input.readableBytes >= config.highWatermark { setReading(false) }
+        if input.readableBytes >= context.config.highWatermark { setReading(false) }
         if total > 0 || readSide == .ended {
             perform(machine.inputArrived(buffered: input.readableBytes, eof: readSide == .ended))
         }
@@ -263,7 +262,7 @@ final class ClientConnection: ClientSide {
     private func fail(_ e: ProxyError, head: RequestHead?) {
         guard !machine.isClosed else { return }
         job = nil  // it ended itself: nothing to abort
-        send(e.response(via: config.viaEntry))
+        send(e.response(via: context.snapshot.viaEntry))
         context.journal.refused(Journal.Record(client: peerHost, head: head, status: e.status, reason: e.logReason))
         closeAfterFlush()
     }
@@ -291,7 +290,7 @@ final class ClientConnection: ClientSide {
         guard n > 0 else { return }
         input.consume(n)
         // Taken by the job: read more if reading was paused for a full buffer.
-        if readSide == .paused && input.readableBytes < config.lowWatermark && machine.isRunningJob {
+        if readSide == .paused && input.readableBytes < context.config.lowWatermark && machine.isRunningJob {
             setReading(true)
         }
     }
@@ -366,8 +365,8 @@ final class ClientConnection: ClientSide {
         perform(machine.outputDrained(now: context.loop.now))
     }
 
-    var outputFull: Bool { output.readableBytes >= config.highWatermark }
-    var outputLow: Bool { output.readableBytes <= config.lowWatermark }
+    var outputFull: Bool { output.readableBytes >= context.config.highWatermark }
+    var outputLow: Bool { output.readableBytes <= context.config.lowWatermark }
     var outputEmpty: Bool { output.isEmpty }
     var isClosed: Bool { machine.isClosed }
 

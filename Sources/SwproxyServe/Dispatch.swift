@@ -28,11 +28,10 @@ enum Dispatch {
     /// `Upgrade` stripped as hop-by-hop): `--no-upgrade`, HTTP/1.0, a request body, or an https:// origin.
     /// - SeeAlso: RFC 9110 §7.8
     static func upgrade(_ head: RequestHead, client: ClientSide, context: LoopContext) -> Tunnel.Upgrade? {
-        let config = context.config
-        guard config.upgrade, head.version == .http11, head.framing == .none, head.connectionTokens.contains("upgrade"),
+        guard context.config.upgrade, head.version == .http11, head.framing == .none, head.connectionTokens.contains("upgrade"),
             head.field("upgrade") != nil, let dest = context.router.upgrade(head)
         else { return nil }
-        var fields = UpstreamHead(config: config, head: head, client: client.peer, clientHost: client.peerHost)
+        var fields = UpstreamHead(config: context.snapshot.value, head: head, client: client.peer, clientHost: client.peerHost)
             .fields(upgrade: true)
         if !fields.contains(where: { $0.isNamed("host") }) { fields.insert(HeaderField("Host", dest.authority), at: 0) }
         return Tunnel.Upgrade(host: dest.host, port: dest.port,

@@ -13,6 +13,8 @@ final class LoopContext {
     let readBuffer: UnsafeMutableRawBufferPointer
     let journal: Journal
     private(set) var config: ServeConfiguration
+    /// `config` again, as a job holds it for its whole run (see `ConfigSnapshot`).
+    private(set) var snapshot: ConfigSnapshot
     private(set) var policy: Policy
     private(set) var router: UpstreamRouter
     /// The cache fills running on this loop (each holds itself here until it ends).
@@ -23,6 +25,7 @@ final class LoopContext {
     init(config: ServeConfiguration, loop: EventLoop, metrics: Metrics) throws {
         self.loop = loop
         self.config = config
+        snapshot = ConfigSnapshot(config)
         policy = Policy(config: config)
         router = UpstreamRouter(config: config)
         driver = MultiDriver(loop: loop)
@@ -33,6 +36,7 @@ final class LoopContext {
 
     func apply(_ c: ServeConfiguration) {
         config = c
+        snapshot = ConfigSnapshot(c)
         policy = Policy(config: c)
         router = UpstreamRouter(config: c)
         journal.reopen(c)
@@ -52,5 +56,19 @@ final class LoopContext {
         easyPool.close()
         journal.close()
         readBuffer.deallocate()
+    }
+}
+
+/// A configuration as a job holds it: by reference, so holding it costs one retain where a copy of the
+/// `ServeConfiguration` struct retains each of its fields (and a computed property read through the loop
+/// context's `var` copies it whole first); with what requests read of it worked out once.
+final class ConfigSnapshot: Sendable {
+    let value: ServeConfiguration
+    /// `value.viaEntry`.
+    let viaEntry: String?
+
+    init(_ c: ServeConfiguration) {
+        value = c
+        viaEntry = c.viaEntry
     }
 }

@@ -12,7 +12,8 @@ final class ProxyExchange: TransferDelegate, ClientJob {
     unowned let client: ClientSide
     let context: LoopContext
     let head: RequestHead
-    private let config: ServeConfiguration
+    /// The configuration this request started under.
+    private let settings: ConfigSnapshot
     private var transfer: Transfer?
     private var route: UpstreamRoute?
     private let started: UInt64
@@ -30,15 +31,15 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         self.client = client
         self.context = context
         self.head = head
-        config = context.config
+        settings = context.snapshot
         started = context.loop.now
         body = RequestBody(head.framing)
-        response = ProxyExchange.freshResponse(head, config)
-        readDeadline = ActivityDeadline(span: MonotonicClock.nanoseconds(config.readTimeout), now: started)
+        response = ProxyExchange.freshResponse(head, settings)
+        readDeadline = ActivityDeadline(span: MonotonicClock.nanoseconds(settings.value.readTimeout), now: started)
     }
 
-    private static func freshResponse(_ head: RequestHead, _ config: ServeConfiguration) -> ExchangeResponse {
-        ExchangeResponse(method: head.method, clientVersion: head.version, keepAlive: head.keepAlive, via: config.viaEntry)
+    private static func freshResponse(_ head: RequestHead, _ settings: ConfigSnapshot) -> ExchangeResponse {
+        ExchangeResponse(method: head.method, clientVersion: head.version, keepAlive: head.keepAlive, via: settings.viaEntry)
     }
 
     /// Takes over a transfer a `CacheFill` started and found not storable: its head lines so far are
@@ -55,15 +56,15 @@ final class ProxyExchange: TransferDelegate, ClientJob {
     }
 
     func start() {
-        let parent = parents.current(config.parentPool, now: context.loop.now)
+        let parent = parents.current(settings.value.parentPool, now: context.loop.now)
         guard let route = context.router.route(head, parent: parent) else { return }
         self.route = route
-        if let p = route.parent { config.parentPool?.started(p) }
+        if let p = route.parent { settings.value.parentPool?.started(p) }
         let easy = EasyHandle.make(from: context.easyPool)
         let t = Transfer(easy: easy, delegate: self, upload: body.present)
         if let filter = context.policy.destinationFilter { t.setAddressFilter(filter) }
-        UpstreamRequest.configure(easy, head: head, route: route, config: config, body: body,
-                                  fields: UpstreamRequest.headerLines(head, config: config, client: client))
+        UpstreamRequest.configure(easy, head: head, route: route, config: settings.value, body: body,
+                                  fields: UpstreamRequest.headerLines(head, config: settings.value, client: client))
         guard context.driver.add(t) == .ok else {
             client.failed(ProxyError(status: 502, message: "could not start the upstream transfer", logReason: "internal"),
                           head: head)
@@ -95,7 +96,7 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         case .invalid: return false
         case .head:
             touch()  // once per head, not per line: reading the clock showed in profiles
-            if response.started, let store = config.cache { invalidate(store) }
+            if response.started, let store = settings.value.cache { invalidate(store) }
             return true
         }
     }
@@ -164,9 +165,9 @@ final class ProxyExchange: TransferDelegate, ClientJob {
             // A fresh start on the next parent: nothing of this attempt's response reached the client, and
             // none of it (a partial head) may leak into the next one.
             parents.advance()
-            response = ProxyExchange.freshResponse(head, config)
+            response = ProxyExchange.freshResponse(head, settings)
             response.cacheStatus = cache?.status
-            readDeadline = ActivityDeadline(span: MonotonicClock.nanoseconds(config.readTimeout), now: context.loop.now)
+            readDeadline = ActivityDeadline(span: MonotonicClock.nanoseconds(settings.value.readTimeout), now: context.loop.now)
             start()
             return
         }
@@ -192,7 +193,7 @@ final class ProxyExchange: TransferDelegate, ClientJob {
     /// is left, and the request cannot have reached the origin (a failed connection, or an idempotent
     /// method).
     private func parentOutcome(_ t: Transfer, _ code: CurlCode, _ ending: ExchangeResponse.Ending) -> Bool {
-        guard let p = route?.parent, let pool = config.parentPool else { return false }
+        guard let p = route?.parent, let pool = settings.value.parentPool else { return false }
         guard code != .ok else {
             pool.succeeded(p)
             return false
@@ -213,7 +214,7 @@ final class ProxyExchange: TransferDelegate, ClientJob {
     /// - SeeAlso: RFC 9111 §4.4
     private func invalidate(_ store: CacheStore) {
         guard !["GET", "HEAD", "OPTIONS", "TRACE"].contains(head.method), (200..<400).contains(response.status),
-            let key = CacheJob.key(head, reverse: config.reverse)
+            let key = CacheJob.key(head, reverse: settings.value.reverse)
         else { return }
         store.invalidate(key: key)
         for name in ["location", "content-location"] {

@@ -347,7 +347,7 @@ final class CacheJob: ClientJob {
         let clientLength: UInt64? = code == 416 ? 0 : end.map { $0 - first }
         let body: ResponseFraming.Body = bodyless ? .none : (clientLength.map { .length($0) } ?? .close)
         let d = ResponseFraming.relay(body, clientVersion: head.version, keepAlive: head.keepAlive, draining: context.draining)
-        let via = context.config.viaEntry
+        let via = context.snapshot.viaEntry
         var out: [UInt8]
         if code == status, code != 204, let n = clientLength, let prefix = headPrefix,
             let h = CacheJob.hitHead(prefix: prefix, age: age, cacheStatus: cacheStatus, length: n, decision: d, via: via)
