@@ -202,6 +202,14 @@ final class CacheStoreTests: XCTestCase {
         XCTAssertTrue(store.commit(temporary: path, name: CacheStore.name(key: key, variant: "")))
     }
 
+    func testEntryNamesAreFNV1aHashesInHex() {
+        // The names of the files already on disk: a store written by an earlier build is read by this one.
+        XCTAssertEqual(CacheKey.hash(""), "cbf29ce484222325")
+        XCTAssertEqual(CacheKey.hash("a"), "af63dc4c8601ec8c")
+        XCTAssertEqual(CacheKey.hash("foobar"), "85944171f73967e8")
+        XCTAssertEqual(CacheStore.name(key: "a", variant: ""), "af63dc4c8601ec8c.cbf29ce484222325")
+    }
+
     func testEntriesSurviveARestartAndLeftoversGo() throws {
         let store = try CacheStore(directory: dir, capacity: 1 << 20, maxObject: 1 << 20)
         put(store, "http://a.test/1", body: 1000)

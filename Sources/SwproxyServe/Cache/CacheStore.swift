@@ -26,8 +26,20 @@ public enum CacheKey {
             h ^= UInt64(b)
             h = h &* 0x100_0000_01b3
         }
-        let hex = String(h, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        return String(unsafeUninitializedCapacity: 16) { out in
+            for i in 0..<16 { out[i] = hexDigits[Int((h >> UInt64(60 - 4 * i)) & 0xf)] }
+            return 16
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// `hash("")`: the variant of a response without `Vary`.
+    static let noVariant = hash("")
+
+    /// The variant hash of `request` for a stored response that varies on `names`.
+    static func variantHash(_ names: [String], of request: RequestHead) -> String {
+        names.isEmpty ? noVariant : hash(CacheRules.varyValues(names, of: request))
     }
 }
 
@@ -372,7 +384,8 @@ public final class CacheStore: Sendable {
     func lookup(key: String, request: RequestHead) -> (entry: StoredEntry?, others: Bool) {
         let keyHash = CacheKey.hash(key)
         let all = variants(of: key, hash: keyHash)
-        for e in all where e.name == CacheStore.name(keyHash: keyHash, variant: CacheRules.varyValues(e.varyNames, of: request)) {
+        // Every name in `all` starts with the key's hash: the variant's is the rest.
+        for e in all where e.name.utf8.dropFirst(17).elementsEqual(CacheKey.variantHash(e.varyNames, of: request).utf8) {
             index.withLock { $0.touch(e.name) }
             return (e, all.count > 1)
         }
