@@ -26,6 +26,8 @@ let package = Package(
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         .systemLibrary(name: "CDigest", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CTLS", providers: [.apt(["libssl-dev"])]),
+        // The executable's start-up before any Swift code runs: argv for the runtime (CStart/start.c).
+        .target(name: "CStart"),
         .target(name: "SwproxyHTTP", swiftSettings: hotPath),
         .target(name: "SwproxyConfig"),
         .target(name: "SwproxyLoop", dependencies: ["CSystem"], swiftSettings: hotPath),
@@ -35,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "swproxy",
             dependencies: [
-                "SwproxyFetch", "SwproxyServe", "SwproxyConfig", "SwproxyLoop",
+                "CStart", "SwproxyFetch", "SwproxyServe", "SwproxyConfig", "SwproxyLoop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,6 +1,7 @@
 """`swproxy fetch` behaviour beyond what curl can be compared with: concurrency, ordering, batches, and
 clear errors for bad input."""
 
+import json
 import re
 import hashlib
 import os
@@ -157,3 +158,20 @@ def test_retry_after_is_honoured(swproxy, origin):
     # As curl does: what the failed attempt wrote to stdout cannot be taken back.
     assert p.stdout == b"try later\nok after 1\n"
     assert b"Will retry in 1 seconds" in p.stderr
+
+
+def test_arguments_arrive_byte_for_byte(swproxy, origin, tmp_path):
+    # The shipped binary hands the Swift runtime its argv from a constructor (Sources/CStart), not from the
+    # runtime's own stack walk: spaces, UTF-8, an empty argument and many arguments all arrive as given.
+    name = "dür b\u00e9 c.json"
+    header = "X-Echo: two  spaces, ü"
+    urls = [f"{origin.base}/bytes/{n}" for n in range(1, 201)]
+    p = run([swproxy, "fetch", "-s", "-H", header, "-H", "", "-o", str(tmp_path / name), f"{origin.base}/echo",
+             "-w", "%{urlnum}\n", "-o", "/dev/null", "-o", "/dev/null"] + urls[:2], timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode().split() == ["0", "1", "2"]
+    echo = json.loads((tmp_path / name).read_bytes())
+    assert [v for k, v in echo["headers"] if k == "X-Echo"] == ["two  spaces, ü".encode().decode("latin-1")]
+    p = run([swproxy, "fetch", "-s", "-w", "%{url}\n"] + [a for u in urls for a in ("-o", "/dev/null", u)], timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode().splitlines() == urls
