@@ -10,14 +10,15 @@ enum Dispatch {
         if let u = upgrade(head, client: client, context: context) {
             return Tunnel(client: client, context: context, head: head, upgrade: u)
         }
-        if let store = context.config.cache, head.method == "GET" || head.method == "HEAD",
-            let key = CacheJob.key(head, reverse: context.config.reverse)
+        let config = context.snapshot
+        if let store = config.value.cache, head.method == "GET" || head.method == "HEAD",
+            let key = CacheJob.key(head, reverse: config.value.reverse)
         {
             return CacheJob(client: client, context: context, head: head, store: store, key: key)
         }
         let x = ProxyExchange(client: client, context: context, head: head)
         // The cache forwards what it does not handle, and says so (RFC 9211).
-        if context.config.cache != nil {
+        if config.value.cache != nil {
             x.cache = (status: "swproxy; fwd=bypass", label: "BYPASS")
             context.journal.cacheRequest("BYPASS")
         }
@@ -28,10 +29,10 @@ enum Dispatch {
     /// `Upgrade` stripped as hop-by-hop): `--no-upgrade`, HTTP/1.0, a request body, or an https:// origin.
     /// - SeeAlso: RFC 9110 §7.8
     static func upgrade(_ head: RequestHead, client: ClientSide, context: LoopContext) -> Tunnel.Upgrade? {
-        guard context.config.upgrade, head.version == .http11, head.framing == .none, head.connectionTokens.contains("upgrade"),
+        guard context.snapshot.value.upgrade, head.version == .http11, head.framing == .none, head.connectionTokens.contains("upgrade"),
             head.field("upgrade") != nil, let dest = context.router.upgrade(head)
         else { return nil }
-        var fields = UpstreamHead(config: context.snapshot.value, head: head, client: client.peer, clientHost: client.peerHost)
+        var fields = UpstreamHead(settings: context.snapshot, head: head, client: client.peer, clientHost: client.peerHost)
             .fields(upgrade: true)
         if !fields.contains(where: { $0.isNamed("host") }) { fields.insert(HeaderField("Host", dest.authority), at: 0) }
         return Tunnel.Upgrade(host: dest.host, port: dest.port,

@@ -63,8 +63,8 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         let easy = EasyHandle.make(from: context.easyPool)
         let t = Transfer(easy: easy, delegate: self, upload: body.present)
         if let filter = context.policy.destinationFilter { t.setAddressFilter(filter) }
-        UpstreamRequest.configure(easy, head: head, route: route, config: settings.value, body: body,
-                                  fields: UpstreamRequest.headerLines(head, config: settings.value, client: client))
+        UpstreamRequest.configure(easy, head: head, route: route, settings: settings, body: body,
+                                  fields: UpstreamRequest.headerLines(head, settings: settings, client: client))
         guard context.driver.add(t) == .ok else {
             client.failed(ProxyError(status: 502, message: "could not start the upstream transfer", logReason: "internal"),
                           head: head)

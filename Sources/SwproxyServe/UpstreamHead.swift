@@ -6,7 +6,8 @@ import SwproxyLoop
 /// in reverse mode `X-Forwarded-Proto`, `X-Forwarded-Host` and `Forwarded`. Pure: values in, values out.
 /// - SeeAlso: RFC 9110 §7.6 (intermediaries), RFC 7239 (Forwarded)
 struct UpstreamHead {
-    let config: ServeConfiguration
+    /// Held by reference: a copy of the configuration per request costs a retain and a release per field.
+    let settings: ConfigSnapshot
     let head: RequestHead
     /// The client's address (from PROXY protocol when that is on).
     let client: SocketAddress?
@@ -15,7 +16,7 @@ struct UpstreamHead {
 
     /// Whether this request is reverse-proxied onto `--reverse` (origin-form).
     var isReverse: Bool {
-        if case .origin = head.target { return config.reverse != nil }
+        if case .origin = head.target { return settings.value.reverse != nil }
         return false
     }
 
@@ -42,14 +43,14 @@ struct UpstreamHead {
             }
             out.append(f)
         }
-        if reverse && config.preserveHost, let h = head.field("host") { out.insert(HeaderField("Host", h), at: 0) }
+        if reverse && settings.value.preserveHost, let h = head.field("host") { out.insert(HeaderField("Host", h), at: 0) }
         if upgrade, let u = head.field("upgrade") {
             out.append(HeaderField("Connection", "Upgrade"))
             out.append(HeaderField("Upgrade", u))
         }
-        if let v = config.viaEntry { via.append(v) }
+        if let v = settings.viaEntry { via.append(v) }
         if !via.isEmpty { out.append(HeaderField("Via", via.joined(separator: ", "))) }
-        if config.forwardedFor, client != nil { xff.append(clientHost) }
+        if settings.value.forwardedFor, client != nil { xff.append(clientHost) }
         if !xff.isEmpty { out.append(HeaderField("X-Forwarded-For", xff.joined(separator: ", "))) }
         if reverse {
             out.append(HeaderField("X-Forwarded-Proto", "http"))

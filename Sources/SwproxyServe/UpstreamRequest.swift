@@ -10,7 +10,7 @@ enum UpstreamRequest {
     /// 256 KiB (see `ProxyExchange.transferReceivedBody`) instead of one per 100 KiB and seven per 100 KiB.
     static let receiveBuffer = 256 << 10
 
-    static func configure(_ easy: EasyHandle, head: RequestHead, route: UpstreamRoute, config: ServeConfiguration,
+    static func configure(_ easy: EasyHandle, head: RequestHead, route: UpstreamRoute, settings: ConfigSnapshot,
                           body: RequestBody, fields: [String])
     {
         easy.set(.url, route.url)
@@ -19,21 +19,21 @@ enum UpstreamRequest {
         easy.set(.noProxy, "")  // and no getenv("no_proxy") per request
         if route.proxyTunnel { easy.set(.httpProxyTunnel, true) }
         // CURL_HTTP_VERSION_1_1 = 2, _2TLS = 4 (h2 by ALPN for https://), _2_PRIOR_KNOWLEDGE = 5
-        easy.set(.httpVersion, config.upstreamH2C ? 5 : config.upstreamHTTP2 ? 4 : 2)
-        if config.upstreamH2C || config.upstreamHTTP2 {
+        easy.set(.httpVersion, settings.value.upstreamH2C ? 5 : settings.value.upstreamHTTP2 ? 4 : 2)
+        if settings.value.upstreamH2C || settings.value.upstreamHTTP2 {
             // Wait for a connection that may multiplex rather than open one per request.
             easy.set(.pipeWait, true)
         }
-        if let ca = config.upstreamCACert {
+        if let ca = settings.value.upstreamCACert {
             easy.set(.caInfo, ca)
             easy.set(.proxyCAInfo, ca)
         }
-        if config.upstreamInsecure { easy.disableTLSVerification() }
+        if settings.value.upstreamInsecure { easy.disableTLSVerification() }
         easy.set(.httpTransferDecoding, false)
         easy.set(.httpContentDecoding, false)
         easy.set(.bufferSize, UpstreamRequest.receiveBuffer)
         easy.set(.tcpNoDelay, true)
-        easy.set(.connectTimeoutMilliseconds, max(1, Int(config.connectTimeout * 1000)))
+        easy.set(.connectTimeoutMilliseconds, max(1, Int(settings.value.connectTimeout * 1000)))
         // Only the client's own Expect reaches libcurl (an empty `Expect:` line stops libcurl adding one). An
         // origin that ignores it never sends 100: libcurl then sends the body after this wait, as the client
         // itself does (curl waits 1 s); a longer wait would hold such uploads until --read-timeout.
@@ -52,8 +52,8 @@ enum UpstreamRequest {
 
     /// The forwarded fields (UpstreamHead) as libcurl header lines, plus empty `Accept:`/`Expect:` lines that
     /// stop libcurl adding its own when the client sent none.
-    static func headerLines(_ head: RequestHead, config: ServeConfiguration, client: ClientSide) -> [String] {
-        let fields = UpstreamHead(config: config, head: head, client: client.peer, clientHost: client.peerHost).fields()
+    static func headerLines(_ head: RequestHead, settings: ConfigSnapshot, client: ClientSide) -> [String] {
+        let fields = UpstreamHead(settings: settings, head: head, client: client.peer, clientHost: client.peerHost).fields()
         var out = UpstreamHead.curlLines(fields)
         if head.field("accept") == nil { out.append("Accept:") }
         if head.field("expect") == nil { out.append("Expect:") }

@@ -241,7 +241,7 @@ final class UpstreamHeadTests: XCTestCase {
         let h = head("GET http://a.test/ HTTP/1.1\nHost: a.test\nConnection: keep-alive, X-Drop\nX-Drop: 1\n"
             + "Keep-Alive: 5\nVia: 1.0 first\nX-Forwarded-For: 1.2.3.4\nX-Keep: yes\n\n")
         let client = SocketAddress(host: "10.0.0.7", port: 5)
-        let fields = UpstreamHead(config: ServeConfiguration(), head: h, client: client, clientHost: "10.0.0.7").fields()
+        let fields = UpstreamHead(settings: ConfigSnapshot(ServeConfiguration()), head: h, client: client, clientHost: "10.0.0.7").fields()
         // The default received-by name is this host's name and the first listener's port.
         let name = ServeConfiguration.defaultViaName(listen: ServeConfiguration().listen)
         XCTAssertTrue(name.hasSuffix(":8080") && name.count > 5, name)

@@ -178,19 +178,19 @@ final class CacheFill: TransferDelegate {
     /// Starts the transfer; `client` names the forwarded-for client.
     func start(client: ClientSide) -> Bool {
         var parents = ParentAttempts()
-        let config = context.config
-        guard let route = context.router.route(head, parent: parents.current(config.parentPool, now: context.loop.now))
+        let settings = context.snapshot
+        guard let route = context.router.route(head, parent: parents.current(settings.value.parentPool, now: context.loop.now))
         else { return false }
         self.route = route
-        if let p = route.parent { config.parentPool?.started(p) }
-        var fields = UpstreamRequest.headerLines(head, config: config, client: client)
+        if let p = route.parent { settings.value.parentPool?.started(p) }
+        var fields = UpstreamRequest.headerLines(head, settings: settings, client: client)
         if let e = stale {
             if let etag = CacheRules.field(e.fields, "etag") { fields.append("If-None-Match: \(etag)") }
             if let lm = CacheRules.field(e.fields, "last-modified") { fields.append("If-Modified-Since: \(lm)") }
         }
         let t = Transfer(easy: EasyHandle.make(from: context.easyPool), delegate: self)
         if let filter = context.policy.destinationFilter { t.setAddressFilter(filter) }
-        UpstreamRequest.configure(t.easy, head: head, route: route, config: config, body: RequestBody(.none), fields: fields)
+        UpstreamRequest.configure(t.easy, head: head, route: route, settings: settings, body: RequestBody(.none), fields: fields)
         guard context.driver.add(t) == .ok else { return false }
         transfer = t
         requestTime = CacheFill.now()
