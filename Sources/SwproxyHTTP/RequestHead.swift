@@ -11,7 +11,19 @@ public struct HeaderField: Equatable, Sendable {
     /// Case-insensitive name comparison with an already-lowercase name.
     @inlinable
     public func isNamed(_ lower: String) -> Bool {
-        name.utf8.count == lower.utf8.count && name.utf8.elementsEqual(lower.utf8, by: { ascii($0) == $1 })
+        let a = name.utf8, b = lower.utf8
+        guard a.count == b.count else { return false }
+        // Native and small strings are contiguous UTF-8: compare the bytes in place (the generic
+        // `elementsEqual` over two UTF8Views was 2% of a proxied request's instructions).
+        if let same = a.withContiguousStorageIfAvailable({ x in
+            b.withContiguousStorageIfAvailable { y in
+                for i in 0..<x.count where ascii(x[i]) != y[i] { return false }
+                return true
+            }
+        }), let same {
+            return same
+        }
+        return a.elementsEqual(b, by: { ascii($0) == $1 })
     }
 }
 
