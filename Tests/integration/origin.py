@@ -153,7 +153,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             self.wfile.write(b"0\r\n\r\n")
         elif route == "gzip":
-            data = gzip.compress(b"compressed body\n" * 10)
+            data = gzip.compress(b"compressed body\n" * 10, mtime=0)
             self._send(200, data, [("Content-Encoding", "gzip")])
         elif route == "flaky":
             # /flaky/KEY/N[/retry-after]: the first N requests for KEY get 503, then 200.
