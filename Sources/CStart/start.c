@@ -26,5 +26,3 @@ __attribute__((swiftcall, used)) char **_swift_stdlib_getUnsafeArgvArgc(int *out
     *outArgLen = cstart_argc;
     return cstart_argv;
 }
-
-int cstart_argument_count(void) { return cstart_argc; }

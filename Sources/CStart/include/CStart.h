@@ -1,7 +1,7 @@
 #ifndef CSTART_H
 #define CSTART_H
 
-/// argc as the executable's constructor received it (0 when it did not run).
-int cstart_argument_count(void);
+// Nothing to call: start.c only keeps argc and argv for the Swift runtime (see there). SwiftPM links its
+// object into the executable directly, so no Swift code needs to import this module.
 
 #endif

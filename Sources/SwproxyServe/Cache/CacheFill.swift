@@ -254,7 +254,7 @@ final class CacheFill: TransferDelegate {
         var fields = HopByHop.filter(builder.fields, connectionTokens: HopByHop.connectionTokens(builder.fields))
         fields.removeAll { $0.isNamed("content-length") }
         let vary = CacheRules.varyNames(fields)
-        let name = CacheStore.name(key: flight.key, variant: CacheRules.varyValues(vary, of: head))
+        let name = CacheStore.name(key: flight.key, varyNames: vary, of: head)
         let pre = EntryFormat.preamble(key: flight.key, requestTime: requestTime, responseTime: now, varyNames: vary,
                                        status: status, reason: builder.reason, fields: fields)
         guard CacheStore.writeAll(f.fd, pre) else {

@@ -219,7 +219,7 @@ final class CacheJob: ClientJob {
         case .notModified(let name, let fields, _, _):
             detach()
             guard let e = store.open(name: name) ?? stale,
-                CacheStore.name(key: key, variant: CacheRules.varyValues(e.varyNames, of: head)) == e.name
+                CacheStore.name(key: key, varyNames: e.varyNames, of: head) == e.name
             else {
                 forward(status: "fwd=vary-miss", label: label)
                 return
@@ -228,7 +228,7 @@ final class CacheJob: ClientJob {
             let how = revalidationByClient ? "fwd=request" : "fwd=stale"
             serve(entry: e, fields: fields, age: 0, status: "\(how); fwd-status=304\(label == "COALESCED" ? "; collapsed" : "")")
         case .body(let h):
-            guard CacheStore.name(key: key, variant: CacheRules.varyValues(h.varyNames, of: head)) == h.name else {
+            guard CacheStore.name(key: key, varyNames: h.varyNames, of: head) == h.name else {
                 detach()
                 forward(status: "fwd=vary-miss", label: label)
                 return

@@ -324,10 +324,13 @@ public final class CacheStore: Sendable {
 
     func path(of name: String) -> String { "\(directory)/entries/\(name.prefix(2))/\(name)" }
 
-    static func name(key: String, variant: String) -> String { name(keyHash: CacheKey.hash(key), variant: variant) }
+    static func name(key: String, variant: String) -> String { CacheKey.hash(key) + "." + CacheKey.hash(variant) }
 
-    /// `name(key:variant:)` with the key's hash worked out already.
-    static func name(keyHash: String, variant: String) -> String { keyHash + "." + CacheKey.hash(variant) }
+    /// The entry name a response to `request` for `key` has when it varies on `varyNames`: what a fill names
+    /// it and what a reader checks an entry it was handed against (the lookup compares `variantHash` alone).
+    static func name(key: String, varyNames: [String], of request: RequestHead) -> String {
+        CacheKey.hash(key) + "." + CacheKey.variantHash(varyNames, of: request)
+    }
 
     /// A new temporary file for a fill, open for writing and reading.
     func temporaryFile() -> (path: String, fd: Int32)? {
