@@ -51,12 +51,14 @@ enum UpstreamRequest {
     }
 
     /// The forwarded fields (UpstreamHead) as libcurl header lines, plus empty `Accept:`/`Expect:` lines that
-    /// stop libcurl adding its own when the client sent none.
+    /// stop libcurl adding its own when the client sent none. libcurl adds `Expect: 100-continue` only to
+    /// uploads, so a request without a body needs no `Expect:` line (each entry costs libcurl a scan per
+    /// name it looks up).
     static func headerLines(_ head: RequestHead, settings: ConfigSnapshot, client: ClientSide) -> [String] {
         let fields = UpstreamHead(settings: settings, head: head, client: client.peer, clientHost: client.peerHost).fields()
         var out = UpstreamHead.curlLines(fields)
         if head.field("accept") == nil { out.append("Accept:") }
-        if head.field("expect") == nil { out.append("Expect:") }
+        if head.framing != .none && head.field("expect") == nil { out.append("Expect:") }
         return out
     }
 }

@@ -261,7 +261,34 @@ final class UpstreamHeadTests: XCTestCase {
         XCTAssertEqual(UpstreamHead.quoted("token"), "token")
         XCTAssertEqual(UpstreamHead.quoted("[::1]"), "\"[::1]\"")
         XCTAssertEqual(UpstreamHead.quoted("a\"b\\c"), "\"a\\\"b\\\\c\"")
-        XCTAssertEqual(UpstreamHead.curlLines([HeaderField("X-Empty", ""), HeaderField("X-A", "1")]), ["X-Empty;", "X-A: 1"])
+        XCTAssertEqual(UpstreamHead.curlLines([HeaderField("X-Empty", "")]), ["X-Empty;"])
+        XCTAssertEqual(UpstreamHead.curlLines([HeaderField("X-A", "1")]), ["X-A: 1"])
+        XCTAssertEqual(UpstreamHead.curlLines([]), [])
+        XCTAssertEqual(UpstreamHead.curlLines([HeaderField("X-Ü", "é"), HeaderField("X-B", "")]), ["X-Ü: é\r\nX-B:"])
+    }
+
+    /// Runs of fields libcurl never looks at share one CURLOPT_HTTPHEADER entry (one printf pass in
+    /// libcurl); a field libcurl inspects keeps an entry of its own, and the order stays the client's.
+    func testCurlLinesJoinUninspectedRuns() {
+        let fields = [
+            HeaderField("X-Empty", ""), HeaderField("X-A", "1"), HeaderField("user-AGENT", "ua"),
+            HeaderField("Accept-Language", "en"), HeaderField("X-A", "2"), HeaderField("Cookie", "c=1"),
+            HeaderField("Cookie", "d=2"), HeaderField("Via", "1.1 p"), HeaderField("X-Forwarded-For", "10.0.0.1"),
+            HeaderField("X-Last", ""),
+        ]
+        XCTAssertEqual(UpstreamHead.curlLines(fields), [
+            "X-Empty:\r\nX-A: 1", "user-AGENT: ua", "Accept-Language: en\r\nX-A: 2", "Cookie: c=1", "Cookie: d=2",
+            "Via: 1.1 p\r\nX-Forwarded-For: 10.0.0.1\r\nX-Last:",
+        ])
+        for name in ["Host", "te", "Accept", "Expect", "Referer", "Range", "Authorization", "Content-Type",
+                     "Content-Length", "Transfer-Encoding", "Connection", "Proxy-Connection", "Accept-Encoding",
+                     "If-Modified-Since", "If-Unmodified-Since", "Date"]
+        {
+            XCTAssertTrue(UpstreamHead.libcurlInspects(name), name)
+        }
+        for name in ["X-A", "Via", "Accept-Language", "Cache-Control", "Origin", "Hosts", "Dated"] {
+            XCTAssertFalse(UpstreamHead.libcurlInspects(name), name)
+        }
     }
 }
 

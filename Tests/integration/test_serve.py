@@ -119,6 +119,28 @@ def test_hop_by_hop_removed_via_and_xff_added(proxy, origin):
     assert "Connection: close" in head
 
 
+def test_forwarded_fields_reach_the_origin_in_order(proxy, origin):
+    # libcurl gets runs of fields it never inspects as one header entry (UpstreamHead.curlLines); the
+    # origin must still see every field, in the client's order and case, empty values included, with no
+    # field of libcurl's own (Accept, User-Agent, Expect) added or doubled.
+    origin.take()
+    sent = [("X-Empty", ""), ("X-A", "1"), ("user-AGENT", "ua/1"), ("Accept-Language", "en"), ("X-A", "2"),
+            ("Accept", "text/plain"), ("Cache-Control", "no-cache"), ("Cookie", "c=1"), ("X-Mid", ""),
+            ("Referer", "http://r/"), ("Origin", "http://o"), ("X-Last", "z")]
+    raw = f"GET {origin.base}/bytes/10 HTTP/1.1\r\nHost: ignored\r\nConnection: close\r\n" + "".join(f"{k}: {v}\r\n" for k, v in sent) + "\r\n"
+    out = raw_exchange(proxy.port, raw.encode())
+    assert out.startswith(b"HTTP/1.1 200"), out[:200]
+    seen = origin.take()[0]
+    assert seen.headers[0] == ("Host", f"127.0.0.1:{origin.port}")
+    assert seen.headers[1:] == sent + [("Via", via_entry(proxy)), ("X-Forwarded-For", "127.0.0.1")]
+    # Without Accept from the client, libcurl's own "Accept: */*" stays out; without a body, so does Expect.
+    out = raw_exchange(proxy.port, f"GET {origin.base}/bytes/10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Only: 1\r\n\r\n".encode())
+    assert out.startswith(b"HTTP/1.1 200"), out[:200]
+    seen = origin.take()[0]
+    assert seen.headers == [("Host", f"127.0.0.1:{origin.port}"), ("X-Only", "1"), ("Via", via_entry(proxy)),
+                            ("X-Forwarded-For", "127.0.0.1")]
+
+
 def test_no_via_no_forwarded_for(swproxy, origin):
     p = Proxy(swproxy, "--no-via", "--no-forwarded-for")
     try:
