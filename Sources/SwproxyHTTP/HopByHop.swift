@@ -22,10 +22,12 @@ public enum HopByHop {
         }
     }
 
-    /// The fields that remain after removing the hop-by-hop ones and every field `Connection` names.
+    /// The fields that remain after removing the hop-by-hop ones and every field `Connection` names, with
+    /// room for the few a hop adds after them (Via, Connection, Transfer-Encoding, X-Forwarded-For…): an
+    /// array grown by one field copies every field.
     public static func filter(_ fields: [HeaderField], connectionTokens: [String]) -> [HeaderField] {
         var out: [HeaderField] = []
-        out.reserveCapacity(fields.count)
+        out.reserveCapacity(fields.count + 4)
         for f in fields where !isAlways(f) {
             if !connectionTokens.isEmpty && connectionTokens.contains(where: { f.isNamed($0) }) { continue }
             out.append(f)
@@ -37,22 +39,27 @@ public enum HopByHop {
     public static func connectionTokens(_ fields: [HeaderField]) -> [String] {
         var out: [String] = []
         for f in fields where f.isNamed("connection") {
-            var token: [UInt8] = []
-            func flush() {
-                while let l = token.last, l == 32 || l == 9 { token.removeLast() }
-                if !token.isEmpty { out.append(String(decoding: token, as: UTF8.self)) }
-                token.removeAll(keepingCapacity: true)
-            }
-            for c in f.value.utf8 {
-                if c == 44 {  // ','
-                    flush()
-                } else if token.isEmpty && (c == 32 || c == 9) {
-                    continue
-                } else {
-                    token.append(c >= 65 && c <= 90 ? c + 32 : c)
+            var value = f.value
+            value.withUTF8 { b in
+                var i = 0
+                while i < b.count {
+                    var s = i
+                    while s < b.count && (b[s] == 32 || b[s] == 9) { s += 1 }
+                    var e = s
+                    while e < b.count && b[e] != 44 { e += 1 }  // ','
+                    var t = e
+                    while t > s && (b[t - 1] == 32 || b[t - 1] == 9) { t -= 1 }
+                    if t > s {
+                        let token = UnsafeBufferPointer(rebasing: b[s..<t])
+                        if token.contains(where: { $0 >= 65 && $0 <= 90 }) {
+                            out.append(String(decoding: token.map { ascii($0) }, as: UTF8.self))
+                        } else {
+                            out.append(String(decoding: token, as: UTF8.self))
+                        }
+                    }
+                    i = e + 1
                 }
             }
-            flush()
         }
         return out
     }

@@ -105,6 +105,7 @@ public struct RequestHeadParser: Sendable {
 
         // Header fields.
         var fields: [HeaderField] = []
+        fields.reserveCapacity(12)  // grown one field at a time, an array is copied at 1, 2, 4 and 8
         var lineStart = lineEnd + 2
         if lineEnd - start > limits.requestLine { throw HTTPError(414, "request line too long") }
         if end - (lineEnd + 2) > limits.headerBytes { throw HTTPError(431, "header section too large") }

@@ -39,12 +39,16 @@ public enum ResponseFraming {
 
     public static func body(method: String, status: Int, fields: [HeaderField]) -> Body {
         if method == "HEAD" || status < 200 || status == 204 || status == 304 { return .none }
-        if fields.contains(where: { $0.isNamed("transfer-encoding") }) { return .chunked }
-        let lengths = fields.filter { $0.isNamed("content-length") }
-        if !lengths.isEmpty {
-            let values = Set(lengths.map(\.value))
-            return .length(values.count == 1 ? UInt64(values.first!) : nil)
+        // One pass, no arrays: this runs for every proxied response.
+        var length: String?
+        var lengthsDiffer = false
+        for f in fields {
+            if f.isNamed("transfer-encoding") { return .chunked }
+            if f.isNamed("content-length") {
+                if let l = length { lengthsDiffer = lengthsDiffer || l != f.value } else { length = f.value }
+            }
         }
+        if let l = length { return .length(lengthsDiffer ? nil : UInt64(l)) }
         return .close
     }
 

@@ -38,6 +38,7 @@ public struct ResponseHeadBuilder: Sendable {
             guard code >= 100 else { return .invalid }
             status = code
             reason = sp + 5 <= end ? ResponseHeadBuilder.text(line, sp + 5, end) : ""
+            fields.reserveCapacity(16)  // grown one field at a time, an array is copied at 1, 2, 4 and 8
             started = true
             return .more
         }
@@ -69,51 +70,78 @@ public struct ResponseHeadBuilder: Sendable {
     }
 }
 
-/// Serialises heads: a start line, the fields in order, the empty line.
+/// Serialises heads: a start line, the fields in order, the empty line. The bytes are counted first and
+/// copied into an array of exactly that size (appending a `String`'s `UTF8View` to an array goes a byte at a
+/// time; this runs for every proxied response).
 public enum HeadWriter {
     /// `HTTP/1.1 status reason`; a standard reason phrase when `reason` is empty.
     public static func response(status: Int, reason: String, fields: [HeaderField]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(32 + reason.utf8.count + size(fields))
-        out.append(contentsOf: "HTTP/1.1 ".utf8)
-        out.append(UInt8(48 + status / 100 % 10))
-        out.append(UInt8(48 + status / 10 % 10))
-        out.append(UInt8(48 + status % 10))
-        out.append(32)
-        if reason.isEmpty { out.append(contentsOf: ReasonPhrase.of(status).utf8) } else { out.append(contentsOf: reason.utf8) }
-        out.append(13)
-        out.append(10)
-        append(fields, to: &out)
-        return out
+        let phrase = reason.isEmpty ? ReasonPhrase.of(status) : reason
+        return write(15 + phrase.utf8.count, fields) { w in
+            w.put("HTTP/1.1 ")
+            w.put(UInt8(48 + status / 100 % 10))
+            w.put(UInt8(48 + status / 10 % 10))
+            w.put(UInt8(48 + status % 10))
+            w.put(32)
+            w.put(phrase)
+            w.put(13)
+            w.put(10)
+        }
     }
 
     /// `METHOD target HTTP/1.1`, for a request swproxy writes upstream itself (an Upgrade handshake).
     public static func request(method: String, target: String, fields: [HeaderField]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(16 + method.utf8.count + target.utf8.count + size(fields))
-        out.append(contentsOf: method.utf8)
-        out.append(32)
-        out.append(contentsOf: target.utf8)
-        out.append(contentsOf: " HTTP/1.1\r\n".utf8)
-        append(fields, to: &out)
-        return out
-    }
-
-    private static func size(_ fields: [HeaderField]) -> Int {
-        fields.reduce(2) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
-    }
-
-    /// `Name: value` lines, then the empty line that ends the head.
-    private static func append(_ fields: [HeaderField], to out: inout [UInt8]) {
-        for f in fields {
-            out.append(contentsOf: f.name.utf8)
-            out.append(58)
-            out.append(32)
-            out.append(contentsOf: f.value.utf8)
-            out.append(13)
-            out.append(10)
+        write(method.utf8.count + target.utf8.count + 12, fields) { w in
+            w.put(method)
+            w.put(32)
+            w.put(target)
+            w.put(" HTTP/1.1\r\n")
         }
-        out.append(13)
-        out.append(10)
+    }
+
+    /// A start line of `lineBytes` bytes written by `startLine`, then `Name: value` lines and the empty line.
+    private static func write(_ lineBytes: Int, _ fields: [HeaderField], _ startLine: (inout Writer) -> Void)
+        -> [UInt8]
+    {
+        let total = fields.reduce(lineBytes + 2) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+        return [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
+            var w = Writer(base: buffer.baseAddress!, capacity: total)
+            startLine(&w)
+            for f in fields {
+                w.put(f.name)
+                w.put(58)
+                w.put(32)
+                w.put(f.value)
+                w.put(13)
+                w.put(10)
+            }
+            w.put(13)
+            w.put(10)
+            precondition(w.written == total, "head size miscounted")
+            count = total
+        }
+    }
+
+    /// Writes into memory sized beforehand; never past `capacity`.
+    struct Writer {
+        let base: UnsafeMutablePointer<UInt8>
+        let capacity: Int
+        var written = 0
+
+        mutating func put(_ byte: UInt8) {
+            precondition(written < capacity, "head size miscounted")
+            base[written] = byte
+            written += 1
+        }
+
+        mutating func put(_ s: String) {
+            var s = s
+            s.withUTF8 { b in
+                guard let p = b.baseAddress else { return }
+                precondition(written + b.count <= capacity, "head size miscounted")
+                (base + written).initialize(from: p, count: b.count)
+                written += b.count
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ final class ResponseFramingTests: XCTestCase {
         let te = [HeaderField("Transfer-Encoding", "chunked")]
         let cl = [HeaderField("Content-Length", "12")]
         let rows: [(String, Int, [HeaderField], ResponseFraming.Body)] = [
-            ("GET", 200, cl, .length(12)), ("GET", 200, te, .chunked), ("GET", 200, te + cl, .chunked),
+            ("GET", 200, cl, .length(12)), ("GET", 200, te, .chunked), ("GET", 200, te + cl, .chunked), ("GET", 200, cl + te, .chunked),
             ("GET", 200, [], .close), ("HEAD", 200, cl, .none), ("GET", 204, cl, .none), ("GET", 304, te, .none),
             ("GET", 101, [], .none), ("GET", 199, [], .none), ("POST", 201, [HeaderField("content-length", "0")], .length(0)),
             ("GET", 200, cl + [HeaderField("Content-Length", "12")], .length(12)),

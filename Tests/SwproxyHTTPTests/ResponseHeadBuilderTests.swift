@@ -46,6 +46,13 @@ final class ResponseHeadBuilderTests: XCTestCase {
         XCTAssertEqual(String(decoding: out, as: UTF8.self), "HTTP/1.1 204 No Content\r\nA: 1\r\nB: \r\n\r\n")
         let custom = HeadWriter.response(status: 599, reason: "Mine", fields: [])
         XCTAssertEqual(String(decoding: custom, as: UTF8.self), "HTTP/1.1 599 Mine\r\n\r\n")
+        // Sized by bytes, not characters: multi-byte values and long (non-small) strings come out whole.
+        let long = String(repeating: "v", count: 300)
+        let utf8 = HeadWriter.response(status: 200, reason: "Grüße", fields: [HeaderField("X-Ü", "é€"), HeaderField("X-Long", long)])
+        XCTAssertEqual(String(decoding: utf8, as: UTF8.self), "HTTP/1.1 200 Grüße\r\nX-Ü: é€\r\nX-Long: \(long)\r\n\r\n")
+        let request = HeadWriter.request(method: "GET", target: "/chat", fields: [HeaderField("Host", "h"), HeaderField("Upgrade", "websocket")])
+        XCTAssertEqual(String(decoding: request, as: UTF8.self), "GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n")
+        XCTAssertEqual(HeadWriter.request(method: "GET", target: "/", fields: []), Array("GET / HTTP/1.1\r\n\r\n".utf8))
     }
 }
 
