@@ -29,6 +29,12 @@ if os.getenv("WRK_CLOSE") == "1" then
   wrk.headers["Connection"] = "close"
 end
 
+-- WRK_HEADERS="Name: value|Name: value": more fields on every request (a browser's set, say).
+for line in (os.getenv("WRK_HEADERS") or ""):gmatch("[^|]+") do
+  local name, value = line:match("^([^:]+):%s*(.*)$")
+  if name then wrk.headers[name] = value end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
