@@ -47,8 +47,8 @@ class RangeOrigin:
         self.dropped = set()
         self.lock = threading.Lock()
         self.connections = 0
-        self.active = 0
-        self.max_active = 0
+        self.in_flight = set()  # handlers answering a request now
+        self.max_active = 0  # the most requests in flight at once on connections the client held open
         origin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,13 +68,25 @@ class RangeOrigin:
 
             def do_GET(self, head=False):
                 with origin.lock:
-                    origin.active += 1
-                    origin.max_active = max(origin.max_active, origin.active)
+                    # Requests in flight on connections the client still holds open: a handler whose client
+                    # has closed (an aborted probe or segment) may still be in sendall when the client's
+                    # next connection arrives, and is not one of the client's connections any more.
+                    others = sum(1 for h in origin.in_flight if not h.peer_closed())
+                    origin.in_flight.add(self)
+                    origin.max_active = max(origin.max_active, others + 1)
                 try:
                     self.answer(head)
                 finally:
                     with origin.lock:
-                        origin.active -= 1
+                        origin.in_flight.discard(self)
+
+            def peer_closed(self):
+                try:
+                    return self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+                except BlockingIOError:
+                    return False
+                except OSError:
+                    return True  # reset
 
             def answer(self, head):
                 with origin.lock:
