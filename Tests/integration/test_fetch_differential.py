@@ -144,6 +144,8 @@ BOUNDARY_RE = re.compile(rb"-{2,}[-\w]{20,}")
 DATE_RE = re.compile(rb"(?im)^([0-9a-f]{4}: )?date: [^\r\n]*")
 TOOL_RE = re.compile(rb"(?m)^(curl|swproxy): ")
 AGENT_RE = re.compile(rb"\b(curl|swproxy)/\d+\.\d+\.\d+")
+# libcurl's connect errors give the time taken ("Failed to connect to H port P after 1 ms"): 0 or 1 ms by chance.
+AFTER_MS_RE = re.compile(rb"\bafter \d+ ms\b")
 
 
 def normalize_bytes(b):
@@ -152,6 +154,7 @@ def normalize_bytes(b):
     b = DATE_RE.sub(b"Date: <date>", b)
     b = TOOL_RE.sub(b"<tool>: ", b)
     b = AGENT_RE.sub(b"<agent>", b)
+    b = AFTER_MS_RE.sub(b"after <ms> ms", b)
     return b
 
 
