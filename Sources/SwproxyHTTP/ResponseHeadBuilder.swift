@@ -6,6 +6,8 @@ public struct ResponseHeadBuilder: Sendable {
     public private(set) var reason = ""
     public private(set) var fields: [HeaderField] = []
     private var started = false
+    /// Whether a `Date` field came (noted while the fields are read, so asking costs no scan).
+    public private(set) var hasDate = false
 
     public init() {}
 
@@ -47,6 +49,9 @@ public struct ResponseHeadBuilder: Sendable {
         while colon < end && line[colon] != 58 { colon += 1 }
         guard colon > 0, colon < end else { return .invalid }
         for i in 0..<colon where !RequestHeadParser.isTokenChar(line[i]) { return .invalid }
+        if colon == 4 && line[0] | 0x20 == 100 && line[1] | 0x20 == 97 && line[2] | 0x20 == 116 && line[3] | 0x20 == 101 {
+            hasDate = true  // "date", any case
+        }
         var vs = colon + 1
         var ve = end
         while vs < ve && (line[vs] == 32 || line[vs] == 9) { vs += 1 }
@@ -58,6 +63,16 @@ public struct ResponseHeadBuilder: Sendable {
     @inline(__always)
     static func text(_ b: UnsafeRawBufferPointer, _ s: Int, _ e: Int) -> String {
         String(decoding: UnsafeRawBufferPointer(rebasing: b[s..<e]), as: UTF8.self)
+    }
+
+    /// Appends `Date: date` to a head that came without one: a proxy with a clock records when it received
+    /// such a response and appends that Date to what it forwards or stores (the receipt time is what the
+    /// cache's freshness and age then count from). `date`: an IMF-fixdate, made only when needed.
+    /// - SeeAlso: RFC 9110 §6.6.1
+    public mutating func addDate(_ date: @autoclosure () -> String) {
+        guard started, !hasDate else { return }
+        fields.append(HeaderField("Date", date()))
+        hasDate = true
     }
 
     /// Starts over for the next response (after an interim 1xx).

@@ -82,6 +82,7 @@ struct ExchangeResponse {
                 if let interim = interimHead() { send(interim) }
                 builder.reset()
             } else {
+                builder.addDate(HTTPDate.current)
                 start(draining: draining, send: send)
             }
             return .head

@@ -41,6 +41,30 @@ final class ResponseHeadBuilderTests: XCTestCase {
         }
     }
 
+    /// RFC 9110 §6.6.1: the receipt time is appended as Date only to a head without one (any case of the name).
+    func testAddDate() {
+        let now = "Thu, 03 Dec 2026 18:00:00 GMT"
+        for (lines, want) in [
+            (["Content-Length: 0"], [HeaderField("Content-Length", "0"), HeaderField("Date", now)]),
+            (["Date: Mon, 01 Jan 2024 00:00:00 GMT"], [HeaderField("Date", "Mon, 01 Jan 2024 00:00:00 GMT")]),
+            (["dAtE: x", "X-Date: y"], [HeaderField("dAtE", "x"), HeaderField("X-Date", "y")]),
+            (["X-Date: y", "Dates: z"], [HeaderField("X-Date", "y"), HeaderField("Dates", "z"), HeaderField("Date", now)]),
+        ] {
+            var b = ResponseHeadBuilder()
+            _ = take(&b, "HTTP/1.1 200 OK\r\n")
+            for l in lines { XCTAssertEqual(take(&b, l + "\r\n"), .more, l) }
+            XCTAssertEqual(take(&b, "\r\n"), .complete)
+            var made = 0
+            b.addDate({ made += 1; return now }())
+            b.addDate(now)
+            XCTAssertEqual(b.fields, want, "\(lines)")
+            XCTAssertEqual(made, want.last?.value == now ? 1 : 0, "made only when missing")
+        }
+        var empty = ResponseHeadBuilder()
+        empty.addDate(now)
+        XCTAssertEqual(empty.fields, [], "nothing before a status line")
+    }
+
     func testHeadWriter() {
         let out = HeadWriter.response(status: 204, reason: "", fields: [HeaderField("A", "1"), HeaderField("B", "")])
         XCTAssertEqual(String(decoding: out, as: UTF8.self), "HTTP/1.1 204 No Content\r\nA: 1\r\nB: \r\n\r\n")

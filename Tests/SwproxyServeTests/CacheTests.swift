@@ -69,7 +69,8 @@ final class CacheRulesTests: XCTestCase {
             (200, [("Cache-Control", "max-age=60"), ("Content-Length", "2000")], nil, "too-large"),
         ]
         for (status, fields, request, want) in cases {
-            XCTAssertEqual(CacheRules.unstorable(request: request ?? get, status: status, fields: f(fields), maxObject: 1000),
+            XCTAssertEqual(CacheRules.unstorable(request: request ?? get, status: status, fields: f(fields), maxObject: 1000,
+                                                 responseTime: 1_700_000_000),
                            want, "\(status) \(fields)")
         }
     }
@@ -85,9 +86,15 @@ final class CacheRulesTests: XCTestCase {
             (200, [("Date", HTTPDate.format(d)), ("Last-Modified", HTTPDate.format(d - 10_000_000))], 86_400),
             (302, [("Date", HTTPDate.format(d)), ("Last-Modified", HTTPDate.format(d - 1000))], 0),
             (302, [("Cache-Control", "public"), ("Date", HTTPDate.format(d)), ("Last-Modified", HTTPDate.format(d - 1000))], 100),
+            // No Date (or an invalid one): counted from when the response was received, d + 30 here.
+            (200, [("Expires", HTTPDate.format(d + 90))], 60),
+            (200, [("Date", "yesterday"), ("Expires", HTTPDate.format(d + 90))], 60),
+            (200, [("Expires", HTTPDate.format(d))], 0),
+            (200, [("Last-Modified", HTTPDate.format(d + 30 - 1000))], 100),
         ]
         for (status, fields, want) in cases {
-            XCTAssertEqual(CacheRules.freshnessLifetime(status: status, fields: f(fields)), want, "\(fields)")
+            XCTAssertEqual(CacheRules.freshnessLifetime(status: status, fields: f(fields), responseTime: d + 30), want,
+                           "\(fields)")
         }
     }
 

@@ -130,13 +130,13 @@ final class ExchangeResponseTests: XCTestCase {
     func testHeadIsHeldForTheFirstBodyBytes() {
         var r = ExchangeResponse(method: "GET", clientVersion: .http11, keepAlive: true, via: "1.1 px")
         let c = FakeClient()
-        let steps = lines(&r, "HTTP/1.1 200 OK\nContent-Length: 2\nConnection: x\nX: 1\n\n", to: c)
+        let steps = lines(&r, "HTTP/1.1 200 OK\nContent-Length: 2\nConnection: x\nX: 1\nDate: Mon, 01 Jan 2024 00:00:00 GMT\n\n", to: c)
         XCTAssertEqual(steps.last, .head)
         XCTAssertTrue(r.started)
         XCTAssertEqual(c.writes, 0, "held")
         XCTAssertTrue(body(&r, "hi", to: c))
         XCTAssertEqual(c.writes, 1, "head and body in one write")
-        XCTAssertEqual(c.text, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nVia: 1.1 px\r\n\r\nhi")
+        XCTAssertEqual(c.text, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nVia: 1.1 px\r\n\r\nhi")
         r.finish(draining: false, send: { c.send($0) })
         XCTAssertEqual(r.ending(ok: true, body: RequestBody(.none), refused: false) { .loop }, .complete(keepAlive: true))
         XCTAssertEqual(r.bytesOut, 2)
@@ -146,23 +146,40 @@ final class ExchangeResponseTests: XCTestCase {
     func testCloseDelimitedBodyIsChunkedForHTTP11() {
         var r = ExchangeResponse(method: "GET", clientVersion: .http11, keepAlive: true, via: nil)
         let c = FakeClient()
-        _ = lines(&r, "HTTP/1.1 200 OK\n\n", to: c)
+        _ = lines(&r, "HTTP/1.1 200 OK\nDate: Mon, 01 Jan 2024 00:00:00 GMT\n\n", to: c)
         _ = body(&r, "abc", to: c)
         r.finish(draining: false, send: { c.send($0) })
-        XCTAssertEqual(c.text, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        XCTAssertEqual(c.text, "HTTP/1.1 200 OK\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
     }
 
     func testChunkedBodyIsDecodedForHTTP10() {
         var r = ExchangeResponse(method: "GET", clientVersion: .http10, keepAlive: true, via: nil)
         let c = FakeClient()
-        _ = lines(&r, "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n", to: c)
+        _ = lines(&r, "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\nDate: Mon, 01 Jan 2024 00:00:00 GMT\n\n", to: c)
         _ = body(&r, "3\r\nabc\r\n0\r\n\r\n", to: c)
         r.finish(draining: false, send: { c.send($0) })
-        XCTAssertEqual(c.text, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabc")
+        XCTAssertEqual(c.text, "HTTP/1.1 200 OK\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nConnection: close\r\n\r\nabc")
         XCTAssertEqual(r.ending(ok: true, body: RequestBody(.none), refused: false) { .loop }, .complete(keepAlive: false))
         var broken = ExchangeResponse(method: "GET", clientVersion: .http10, keepAlive: true, via: nil)
         _ = lines(&broken, "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n", to: c)
         XCTAssertFalse(body(&broken, "zz\r\n", to: c), "an origin's broken chunking aborts")
+    }
+
+    /// RFC 9110 §6.6.1: a final head without Date goes out with the time it was received; an interim one as
+    /// it came.
+    func testDateIsAppendedToAFinalHeadWithoutOne() {
+        var r = ExchangeResponse(method: "GET", clientVersion: .http11, keepAlive: true, via: nil)
+        let c = FakeClient()
+        let before = time(nil)
+        _ = lines(&r, "HTTP/1.1 100 Continue\n\nHTTP/1.1 204 No Content\n\n", to: c)
+        let after = time(nil)
+        let parts = c.text.components(separatedBy: "\r\n")
+        XCTAssertEqual(Array(parts.prefix(3)), ["HTTP/1.1 100 Continue", "", "HTTP/1.1 204 No Content"])
+        XCTAssertEqual(parts.count, 6, c.text)
+        XCTAssertTrue(parts[3].hasPrefix("Date: "), c.text)
+        let stamp = HTTPDate.parse(String(parts[3].dropFirst(6)))
+        XCTAssertNotNil(stamp)
+        XCTAssertTrue((before...after).contains(stamp ?? 0), parts[3])
     }
 
     func testInterimResponses() {
@@ -182,8 +199,8 @@ final class ExchangeResponseTests: XCTestCase {
     func testBodilessResponseGoesOutAtOnce() {
         var r = ExchangeResponse(method: "HEAD", clientVersion: .http11, keepAlive: true, via: nil)
         let c = FakeClient()
-        _ = lines(&r, "HTTP/1.1 200 OK\nContent-Length: 99\n\n", to: c)
-        XCTAssertEqual(c.text, "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n")
+        _ = lines(&r, "HTTP/1.1 200 OK\nContent-Length: 99\nDate: Mon, 01 Jan 2024 00:00:00 GMT\n\n", to: c)
+        XCTAssertEqual(c.text, "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\n")
         var d = ExchangeResponse(method: "GET", clientVersion: .http11, keepAlive: true, via: nil)
         _ = lines(&d, "HTTP/1.1 200 OK\n\n", to: c, draining: true)
         XCTAssertEqual(d.ending(ok: true, body: RequestBody(.none), refused: false) { .loop }, .complete(keepAlive: false),

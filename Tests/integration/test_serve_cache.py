@@ -82,11 +82,11 @@ class Resource:
     If-Modified-Since not before Last-Modified), "always" answers 304 to any conditional request, None never;
     headers_304: the 304's fields (default: the validators and freshness fields of `headers`); ranges: honour
     a single `Range: bytes=A-B` with a 206; chunked: the body goes chunked (no Content-Length), in `chunk`
-    pieces; handler(method, headers) -> (status, headers, body) replaces all that."""
+    pieces; date=False: no Date is added; handler(method, headers) -> (status, headers, body) replaces all that."""
 
     def __init__(self, body=b"", status=200, headers=(), head_delay=0.0, chunk=None, delay=0.0, truncate_at=None,
-                 conditional="match", headers_304=None, ranges=False, handler=None, chunked=False):
-        self.body, self.status, self.headers = body, status, list(headers)
+                 conditional="match", headers_304=None, ranges=False, handler=None, chunked=False, date=True):
+        self.body, self.status, self.headers, self.date = body, status, list(headers), date
         self.head_delay, self.chunk, self.delay, self.truncate_at = head_delay, chunk, delay, truncate_at
         self.conditional, self.headers_304, self.ranges, self.handler = conditional, headers_304, ranges, handler
         self.chunked = chunked
@@ -174,7 +174,7 @@ class OriginHandler(BaseHTTPRequestHandler):
     def write(self, status, headers, body, res):
         names = {k.lower() for k, _ in headers}
         lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('X',))[0]}"]
-        if "date" not in names:
+        if "date" not in names and (res is None or res.date):
             lines.append(f"Date: {http_date(time.time())}")
         lines += [f"{k}: {v}" for k, v in headers]
         length = body.length if isinstance(body, BigBody) else len(body)
@@ -489,6 +489,39 @@ def test_without_cache_dir_nothing_changes(start, site):
     assert site.count("/plain") == 2
     assert log_has(p, r'"GET http://127\.0\.0\.1:\d+/plain HTTP/1\.1" 200 100 "-" "-"$')
     assert "cache=" not in p.read_log()
+
+
+def dates(r):
+    return [v for k, v in r.headers if k.lower() == "date"]
+
+
+def test_a_response_without_date_is_forwarded_with_its_receipt_time(start, site):
+    """RFC 9110 §6.6.1: a proxy with a clock appends the time it received a response without Date; one with
+    a Date keeps the origin's, alone."""
+    bare = site.serve("/bare", b"b", date=False)
+    dated = site.serve("/dated", b"d", headers=[("Date", "Mon, 01 Jan 2024 00:00:00 GMT")])
+    p = start()
+    before = int(time.time())
+    r = request(p, bare)
+    after = int(time.time())
+    assert r.status == 200 and r.body == b"b"
+    (d,) = dates(r)
+    assert before <= int(email.utils.parsedate_to_datetime(d).timestamp()) <= after, d
+    assert d.endswith(" GMT") and d == http_date(email.utils.parsedate_to_datetime(d).timestamp())  # IMF-fixdate
+    assert dates(request(p, dated)) == ["Mon, 01 Jan 2024 00:00:00 GMT"]
+
+
+def test_expires_without_date_is_fresh_from_receipt(launch, site):
+    """RFC 9111 §4.2.1: Expires minus Date, with the time the response was received for a missing Date (it
+    was taken as never fresh: every request went to the origin). The stored response carries that Date."""
+    url = site.serve("/expires", b"e", headers=[("Expires", http_date(time.time() + 3600))], date=False)
+    p = launch()
+    first = stored_miss(p, url)
+    r = request(p, url)
+    assert r.status == 200 and r.body == b"e" and is_hit(r)
+    assert 3500 <= ttl_of(r) <= 3600
+    assert dates(r) == dates(first) and len(dates(r)) == 1
+    assert site.count("/expires") == 1
 
 
 def test_cache_dir_is_created_and_config_file_options(start, site, tmp_path):

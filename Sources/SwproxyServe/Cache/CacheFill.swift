@@ -222,6 +222,7 @@ final class CacheFill: TransferDelegate {
     /// request that started the fill.
     private func decide(_ t: Transfer) -> Bool {
         let now = CacheFill.now()
+        builder.addDate(HTTPDate.format(now))
         if let e = stale, builder.status == 304 {
             let fields = CacheRules.update(e.fields, with: builder.fields)
             _ = store.refresh(e, fields: fields, requestTime: requestTime, responseTime: now)
@@ -229,7 +230,8 @@ final class CacheFill: TransferDelegate {
             return true
         }
         let status = builder.status
-        if let why = CacheRules.unstorable(request: head, status: status, fields: builder.fields, maxObject: store.maxObject) {
+        if let why = CacheRules.unstorable(
+            request: head, status: status, fields: builder.fields, maxObject: store.maxObject, responseTime: now) {
             pass(t, why: why)
             return true
         }

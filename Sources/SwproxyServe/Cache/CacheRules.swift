@@ -55,6 +55,9 @@ enum HTTPDate {
         return nil
     }
 
+    /// Now, as a `Date` value.
+    static var current: String { format(time(nil)) }
+
     static func format(_ seconds: Int) -> String {
         var t = time_t(seconds)
         var tmv = tm()
@@ -83,7 +86,8 @@ enum CacheRules {
 
     /// Why a response to `request` may not be stored, or nil when it may. `maxObject`: the largest body.
     /// - SeeAlso: RFC 9111 §3, §3.5
-    static func unstorable(request: RequestHead, status: Int, fields: [HeaderField], maxObject: UInt64) -> String? {
+    static func unstorable(request: RequestHead, status: Int, fields: [HeaderField], maxObject: UInt64,
+                           responseTime: Int) -> String? {
         guard request.method == "GET" else { return "method" }
         guard status >= 200, status != 206, status != 304 else { return "status" }
         let cc = CacheDirectives(fields)
@@ -101,26 +105,27 @@ enum CacheRules {
         let heuristic = heuristicStatuses.contains(status) || cc.has("public")
         guard explicit || heuristic else { return "status" }
         let validator = field(fields, "etag") != nil || field(fields, "last-modified") != nil
-        if !validator && freshnessLifetime(status: status, fields: fields) <= 0 && !cc.has("no-cache") { return "no-freshness" }
+        if !validator && freshnessLifetime(status: status, fields: fields, responseTime: responseTime) <= 0 && !cc.has("no-cache") { return "no-freshness" }
         if !validator && cc.has("no-cache") { return "no-freshness" }
         return nil
     }
 
     /// Freshness lifetime in seconds (RFC 9111 §4.2.1, §4.2.2): s-maxage, max-age, Expires − Date, or the
-    /// heuristic where allowed; 0 for none.
-    static func freshnessLifetime(status: Int, fields: [HeaderField]) -> Int {
+    /// heuristic where allowed; 0 for none. A response without a valid `Date` counts from `responseTime`, when
+    /// it was received (§4.2.1, RFC 9110 §6.6.1).
+    static func freshnessLifetime(status: Int, fields: [HeaderField], responseTime: Int) -> Int {
         let cc = CacheDirectives(fields)
         if let s = cc.seconds("s-maxage") { return s }
         if let m = cc.seconds("max-age") { return m }
-        let date = field(fields, "date").flatMap(HTTPDate.parse)
+        let date = field(fields, "date").flatMap(HTTPDate.parse) ?? responseTime
         if let e = field(fields, "expires") {
-            guard let expires = HTTPDate.parse(e), let d = date else { return 0 }  // an invalid Expires is the past
-            return max(0, expires - d)
+            guard let expires = HTTPDate.parse(e) else { return 0 }  // an invalid Expires is the past
+            return max(0, expires - date)
         }
         guard heuristicStatuses.contains(status) || cc.has("public"),
-            let lm = field(fields, "last-modified").flatMap(HTTPDate.parse), let d = date, d > lm
+            let lm = field(fields, "last-modified").flatMap(HTTPDate.parse), date > lm
         else { return 0 }
-        return min(heuristicCap, (d - lm) / 10)
+        return min(heuristicCap, (date - lm) / 10)
     }
 
     /// The current age (RFC 9111 §4.2.3) of a response received at `responseTime` for a request sent at

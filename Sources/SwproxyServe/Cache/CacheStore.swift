@@ -85,7 +85,7 @@ final class StoredEntry: Sendable {
         self.bodyLength = bodyLength
         self.body = body
         directives = CacheDirectives(fields)
-        lifetime = CacheRules.freshnessLifetime(status: status, fields: fields)
+        lifetime = CacheRules.freshnessLifetime(status: status, fields: fields, responseTime: responseTime)
         initialAge = CacheRules.initialAge(fields: fields, requestTime: requestTime, responseTime: responseTime)
         hitHeadPrefix = CacheJob.hitHeadPrefix(status: status, reason: reason, fields: fields)
     }
