@@ -23,6 +23,8 @@ public final class EasyHandle {
 
     let raw: UnsafeMutableRawPointer
     private var lists: [UnsafeMutablePointer<curl_slist>] = []
+    /// The header list of `replaceHeaders`.
+    private var headerList: UnsafeMutablePointer<curl_slist>?
     private var mime: OpaquePointer?
     private let errorBuffer: UnsafeMutablePointer<CChar>
     public internal(set) var phase = Phase.configured
@@ -55,6 +57,8 @@ public final class EasyHandle {
         curl_easy_reset(raw)
         for l in lists { curl_slist_free_all(l) }
         lists.removeAll(keepingCapacity: true)
+        if let l = headerList { curl_slist_free_all(l) }
+        headerList = nil
         if let m = mime { curl_mime_free(m) }
         mime = nil
         errorBuffer.initialize(to: 0)
@@ -85,6 +89,8 @@ public final class EasyHandle {
         curl_easy_cleanup(raw)
         for l in lists { curl_slist_free_all(l) }
         lists = []
+        if let l = headerList { curl_slist_free_all(l) }
+        headerList = nil
         if let m = mime { curl_mime_free(m) }
         errorBuffer.deallocate()
     }
@@ -120,6 +126,19 @@ public final class EasyHandle {
         for v in values { list = curl_slist_append(list, v) }
         if let l = list { lists.append(l) }
         return CurlCode(ccurl_easy_setopt_slist(raw, o.option, list))
+    }
+
+    /// Sets `CURLOPT_HTTPHEADER` for a handle reused as it is (one header list a transfer): the list set by
+    /// the previous call is freed, so lists do not pile up on a long-lived handle. Not while the handle is in
+    /// a transfer (libcurl reads the list as it sends).
+    @discardableResult
+    public func replaceHeaders(_ values: [String]) -> CurlCode {
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        for v in values { list = curl_slist_append(list, v) }
+        let code = CurlCode(ccurl_easy_setopt_slist(raw, CURLOPT_HTTPHEADER, list))
+        if let old = headerList { curl_slist_free_all(old) }
+        headerList = list
+        return code
     }
 
     /// Disables both certificate and host-name verification (curl's `-k`).

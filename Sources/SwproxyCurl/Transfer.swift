@@ -118,6 +118,9 @@ public final class Transfer {
         }
     }
 
+    /// Whether `reuse` may take it: finished, out of its multi, and its completion returned.
+    public var isReusable: Bool { driver == nil && easy.phase == .configured }
+
     /// Hands a finished transfer, with its easy handle configured as it is, to a new delegate: the caller
     /// changes what differs (the URL) and adds it again. The handle must have left its multi.
     public func reuse(delegate: TransferDelegate) {

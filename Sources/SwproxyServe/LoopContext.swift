@@ -21,6 +21,11 @@ final class LoopContext {
     var fills: [ObjectIdentifier: CacheFill] = [:]
     /// Graceful shutdown began: responses end their connections.
     var draining = false
+    /// Finished transfers of GETs without a body, kept configured as they are for the next request of the
+    /// same profile (`UpstreamRequest.PlainProfile`): no `curl_easy_reset`, no options set anew, no new
+    /// `Transfer` (about 4% of a small proxied request's instructions).
+    private var plainTransfers: [Transfer] = []
+    private var plainProfile: UpstreamRequest.PlainProfile?
 
     init(config: ServeConfiguration, loop: EventLoop, metrics: Metrics) throws {
         self.loop = loop
@@ -49,9 +54,33 @@ final class LoopContext {
                                    linger: MonotonicClock.nanoseconds(config.lingerTimeout))
     }
 
+    /// A kept transfer of profile `p`, if there is one whose completion has returned.
+    func takePlain(_ p: UpstreamRequest.PlainProfile) -> Transfer? {
+        guard p == plainProfile, let t = plainTransfers.last, t.isReusable else { return nil }
+        plainTransfers.removeLast()
+        return t
+    }
+
+    /// Takes back a finished transfer of profile `p` (from its completion): kept for the next request of
+    /// that profile, or reset into the pool. Those kept for another profile go to the pool.
+    func givePlain(_ t: Transfer, _ p: UpstreamRequest.PlainProfile) {
+        if p != plainProfile {
+            for old in plainTransfers { driver.recycle(old, into: easyPool) }
+            plainTransfers.removeAll(keepingCapacity: true)
+            plainProfile = p
+        }
+        if plainTransfers.count < easyPool.capacity {
+            plainTransfers.append(t)
+        } else {
+            driver.recycle(t, into: easyPool)
+        }
+    }
+
     func close() {
         for f in fills.values { f.cancel() }
         fills = [:]
+        for t in plainTransfers { driver.recycle(t, into: easyPool) }
+        plainTransfers = []
         driver.close()
         easyPool.close()
         journal.close()

@@ -16,6 +16,8 @@ final class ProxyExchange: TransferDelegate, ClientJob {
     private let settings: ConfigSnapshot
     private var transfer: Transfer?
     private var route: UpstreamRoute?
+    /// The profile of this exchange's handle, when it may be kept configured for another request.
+    private var plain: UpstreamRequest.PlainProfile?
     private let started: UInt64
     private var body: RequestBody
     private var response: ExchangeResponse
@@ -60,12 +62,24 @@ final class ProxyExchange: TransferDelegate, ClientJob {
         guard let route = context.router.route(head, parent: parent) else { return }
         self.route = route
         if let p = route.parent { settings.value.parentPool?.started(p) }
-        let easy = EasyHandle.make(from: context.easyPool)
-        let t = Transfer(easy: easy, delegate: self, upload: body.present)
-        if let filter = context.policy.destinationFilter { t.setAddressFilter(filter) }
-        UpstreamRequest.configure(easy, head: head, route: route, settings: settings, body: body,
-                                  fields: UpstreamRequest.headerLines(head, settings: settings, client: client))
+        let fields = UpstreamRequest.headerLines(head, settings: settings, client: client)
+        // The current configuration's policy sets the address filter: a handle is kept for its profile only
+        // when the exchange runs under that configuration too.
+        plain = settings === context.snapshot
+            ? UpstreamRequest.plainProfile(head, route: route, settings: settings, body: body) : nil
+        let t: Transfer
+        if let p = plain, let kept = context.takePlain(p) {
+            kept.reuse(delegate: self)
+            UpstreamRequest.reconfigure(kept.easy, route: route, fields: fields)
+            t = kept
+        } else {
+            let easy = EasyHandle.make(from: context.easyPool)
+            t = Transfer(easy: easy, delegate: self, upload: body.present)
+            if let filter = context.policy.destinationFilter { t.setAddressFilter(filter) }
+            UpstreamRequest.configure(easy, head: head, route: route, settings: settings, body: body, fields: fields)
+        }
         guard context.driver.add(t) == .ok else {
+            context.driver.recycle(t, into: context.easyPool)
             client.failed(ProxyError(status: 502, message: "could not start the upstream transfer", logReason: "internal"),
                           head: head)
             return
@@ -159,7 +173,8 @@ final class ProxyExchange: TransferDelegate, ClientJob {
             ProxyError.upstream(code, t.easy.errorMessage(for: code), proxy: route?.proxyDisplay)
         }
         let failOver = parentOutcome(t, code, ending)
-        context.driver.recycle(t, into: context.easyPool)  // for the next request on this loop
+        // For the next request on this loop: as it is for one of the same profile, else reset.
+        if let p = plain { context.givePlain(t, p) } else { context.driver.recycle(t, into: context.easyPool) }
         transfer = nil
         if failOver {
             // A fresh start on the next parent: nothing of this attempt's response reached the client, and

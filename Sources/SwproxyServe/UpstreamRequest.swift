@@ -47,7 +47,34 @@ enum UpstreamRequest {
             easy.set(.upload, true)
             if case .contentLength(let n) = head.framing { easy.set(.inFileSize, Int64(n)) } else { easy.set(.inFileSize, -1) }
         }
-        easy.set(.httpHeader, fields)
+        easy.replaceHeaders(fields)
+    }
+
+    /// What `configure` sets on a handle beyond a request's URL, target and fields, for a GET without a body:
+    /// two such requests with equal profiles leave a handle configured alike, so the second can take the
+    /// first's handle as it is (see `LoopContext.takePlain`) and set only those three again (`reconfigure`).
+    struct PlainProfile: Equatable {
+        /// The configuration (`ConfigSnapshot`) the handle was set up from, with its address filter.
+        let settings: ObjectIdentifier
+        let proxy: String
+        let proxyTunnel: Bool
+    }
+
+    /// The request's profile, or nil when its handle is set up as no other's may be (a method other than
+    /// GET, a body).
+    static func plainProfile(_ head: RequestHead, route: UpstreamRoute, settings: ConfigSnapshot, body: RequestBody)
+        -> PlainProfile?
+    {
+        guard head.method == "GET", !body.present else { return nil }
+        return PlainProfile(settings: ObjectIdentifier(settings), proxy: route.proxy, proxyTunnel: route.proxyTunnel)
+    }
+
+    /// A handle that `configure` set up for a request of the same profile, made ready for this one: the
+    /// options that differ between such requests (libcurl keeps every other from one transfer to the next).
+    static func reconfigure(_ easy: EasyHandle, route: UpstreamRoute, fields: [String]) {
+        easy.set(.url, route.url)
+        easy.set(.requestTarget, route.requestTarget)
+        easy.replaceHeaders(fields)
     }
 
     /// The forwarded fields (UpstreamHead) as libcurl header lines, plus empty `Accept:`/`Expect:` lines that

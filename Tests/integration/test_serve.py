@@ -141,6 +141,46 @@ def test_forwarded_fields_reach_the_origin_in_order(proxy, origin):
                             ("X-Forwarded-For", "127.0.0.1")]
 
 
+def test_a_kept_handle_carries_nothing_into_the_next_request(swproxy, origin, origin6):
+    """One loop keeps the handles of GETs without a body configured for the next such request (only URL,
+    target and fields are set again): requests to two origins, with other methods and a body between, on
+    one keep-alive connection, each reach their origin as sent: method, target, fields, body."""
+    p = Proxy(swproxy, "--threads", "1")
+    try:
+        origin.take()
+        origin6.take()
+        steps = [("GET", origin.base, "/path/a", [("X-One", "1")], None),
+                 ("GET", origin6.base, "/path/b?q=1", [("X-Two", "2")], None),
+                 ("HEAD", origin.base, "/path/c", [("X-Three", "3")], None),
+                 ("GET", origin.base, "/path/d", [], None),
+                 ("POST", origin6.base, "/path/e", [("X-Five", "5")], b"body"),
+                 ("GET", origin6.base, "/path/f", [("X-Six", "6")], None),
+                 ("DELETE", origin.base, "/path/g", [], None),
+                 ("GET", origin.base, "/path/h", [("X-Eight", "8"), ("X-Eight-B", "b")], None)]
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+        with s:
+            for method, base, target, fields, body in steps:
+                lines = [f"{method} {base}{target} HTTP/1.1", "Host: x"] + [f"{k}: {v}" for k, v in fields]
+                if body is not None:
+                    lines.append(f"Content-Length: {len(body)}")
+                s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b""))
+                head = recv_until(s, b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 200"), head
+                if method != "HEAD":
+                    n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+                    rest = head.partition(b"\r\n\r\n")[2]
+                    while len(rest) < n:
+                        rest += s.recv(65536)
+        seen = {r.target: r for r in origin.take() + origin6.take()}
+        for method, base, target, fields, body in steps:
+            r = seen[target]
+            assert r.method == method, (target, r.method)
+            assert [(k, v) for k, v in r.headers if k.lower().startswith("x-") and k != "X-Forwarded-For"] == fields
+            assert r.body == (body or b""), target
+    finally:
+        p.stop()
+
+
 def test_no_via_no_forwarded_for(swproxy, origin):
     p = Proxy(swproxy, "--no-via", "--no-forwarded-for")
     try:
