@@ -100,13 +100,47 @@ struct UpstreamRouter {
 
     private func http(scheme: String, host: String, port: Int, pathAndQuery: String, parent: Int) -> UpstreamRoute {
         let p = proxyFor(host, parent: parent)
-        let origin = "\(scheme)://\(host):\(port)"
         // A plain-HTTP request through an HTTP proxy is sent to it in absolute-form; everything else
         // (https:// through a CONNECT tunnel, SOCKS, direct) in origin-form.
         let absolute = p?.kind == .http && scheme == "http"
-        return UpstreamRoute(url: origin + "/", requestTarget: absolute ? origin + pathAndQuery : pathAndQuery,
+        return UpstreamRoute(url: UpstreamRouter.url(scheme, host, port, "/"),
+                             requestTarget: absolute ? UpstreamRouter.url(scheme, host, port, pathAndQuery) : pathAndQuery,
                              proxy: p?.url ?? "", proxyTunnel: p?.kind == .http && scheme == "https",
                              proxyDisplay: p?.display, parent: p == nil ? nil : parent)
+    }
+
+    /// `scheme://host:port` and `tail`, written once into a string of exactly that size (interpolation and
+    /// `+` append piece by piece: five appends a request, 1.5% of its instructions).
+    static func url(_ scheme: String, _ host: String, _ port: Int, _ tail: String) -> String {
+        let port = max(0, port)
+        var digits = 1
+        var rest = port / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        let count = scheme.utf8.count + 3 + host.utf8.count + 1 + digits + tail.utf8.count
+        return String(unsafeUninitializedCapacity: count) { b in
+            var i = 0
+            func put(_ s: String) {
+                for c in s.utf8 {
+                    b[i] = c
+                    i += 1
+                }
+            }
+            put(scheme)
+            put("://")
+            put(host)
+            b[i] = 58  // ":"
+            var d = port
+            for j in stride(from: i + digits, to: i, by: -1) {
+                b[j] = UInt8(48 + d % 10)
+                d /= 10
+            }
+            i += digits + 1
+            put(tail)
+            return i
+        }
     }
 
     private func proxyFor(_ host: String, parent: Int) -> UpstreamProxy? {

@@ -362,6 +362,14 @@ final class PolicyVerdictTests: XCTestCase {
 
 /// Where a request goes: origin, upstream proxy, request target, tunnel flag.
 final class UpstreamRouterTests: XCTestCase {
+    func testURL() {
+        for (scheme, host, port, tail) in [("http", "a.test", 80, "/"), ("https", "[::1]", 8443, "/x?y=1"),
+                                           ("http", "h", 0, ""), ("http", "h", 7, "/"), ("http", "h", 10, "/"),
+                                           ("http", "h", 65535, "/é"), ("http", "h", 99999, "/")] {
+            XCTAssertEqual(UpstreamRouter.url(scheme, host, port, tail), "\(scheme)://\(host):\(port)\(tail)")
+        }
+    }
+
     func testRoutes() {
         var c = ServeConfiguration()
         c.upstreamProxies = [UpstreamProxy("http://user:pw@parent:3128")!, UpstreamProxy("socks5h://backup:1080")!]
