@@ -28,11 +28,15 @@ public enum HopByHop {
     public static func filter(_ fields: [HeaderField], connectionTokens: [String]) -> [HeaderField] {
         var out: [HeaderField] = []
         out.reserveCapacity(fields.count + 4)
-        for f in fields where !isAlways(f) {
-            if !connectionTokens.isEmpty && connectionTokens.contains(where: { f.isNamed($0) }) { continue }
-            out.append(f)
-        }
+        for f in fields where isForwarded(f, connectionTokens: connectionTokens) { out.append(f) }
         return out
+    }
+
+    /// Whether `f` goes on to the next hop: not hop-by-hop, not named by `Connection` (`connectionTokens`).
+    /// For callers that take the fields one by one instead of a filtered array.
+    @inline(__always)
+    public static func isForwarded(_ f: HeaderField, connectionTokens: [String]) -> Bool {
+        !isAlways(f) && (connectionTokens.isEmpty || !connectionTokens.contains(where: { f.isNamed($0) }))
     }
 
     /// Lowercased tokens of every `Connection` field in `fields`, split on commas and trimmed, on the bytes.

@@ -31,7 +31,8 @@ struct UpstreamHead {
         var forwarded: String?
         func add(_ v: String, to list: inout String?) { list = list.map { $0 + ", " + v } ?? v }
         let reverse = isReverse
-        for f in HopByHop.filter(head.fields, connectionTokens: head.connectionTokens) {
+        let tokens = head.connectionTokens
+        for f in head.fields where HopByHop.isForwarded(f, connectionTokens: tokens) {
             if f.isNamed("host") || f.isNamed("content-length") { continue }
             if f.isNamed("via") { add(f.value, to: &via); continue }
             if f.isNamed("x-forwarded-for") { add(f.value, to: &xff); continue }
