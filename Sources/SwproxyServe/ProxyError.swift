@@ -69,14 +69,15 @@ struct ProxyError: Error, Equatable {
     static let bodyTooLarge = ProxyError(status: 413, message: "request body too large", logReason: "body-too-large")
     static let readTimeout = ProxyError(status: 504, message: "upstream sent nothing in time", logReason: "upstream-timeout")
 
-    /// The complete response: status line, `Content-Type: text/plain`, `Content-Length`, `Connection: close`;
-    /// the body is the message and a `reason:` line with the reason code (what the access log says).
-    /// `via`: the whole `Via` entry, or nil.
+    /// The complete response: status line, `Content-Type: text/plain`, `Content-Length`, `Date` (the proxy is
+    /// the origin of this answer: RFC 9110 §6.6.1), `Connection: close`; the body is the message and a
+    /// `reason:` line with the reason code (what the access log says). `via`: the whole `Via` entry, or nil.
     func response(via: String?) -> [UInt8] {
         let body = Array((message + "\nreason: " + logReason + "\n").utf8)
         var fields = [
             HeaderField("Content-Type", "text/plain; charset=utf-8"),
             HeaderField("Content-Length", String(body.count)),
+            HeaderField("Date", HTTPDate.current),
             HeaderField("Connection", "close"),
         ]
         if let v = via { fields.append(HeaderField("Via", v)) }

@@ -232,6 +232,11 @@ final class ProxyErrorTests: XCTestCase {
         XCTAssertTrue(text.hasPrefix("HTTP/1.1 403 "), text)
         XCTAssertTrue(text.contains("\r\nConnection: close\r\n") && text.contains("\r\nVia: 1.1 swproxy\r\n"), text)
         XCTAssertTrue(text.hasSuffix("\r\n\r\ndestination host not allowed\nreason: host-denied\n"), text)
+        // The proxy is the origin of its own answers (RFC 9110 §6.6.1): one Date, now.
+        let dates = text.components(separatedBy: "\r\n").filter { $0.hasPrefix("Date: ") }
+        XCTAssertEqual(dates.count, 1, text)
+        let stamp = HTTPDate.parse(String(dates.first?.dropFirst(6) ?? ""))
+        XCTAssertLessThanOrEqual(abs((stamp ?? 0) - time(nil)), 2, text)
     }
 }
 
