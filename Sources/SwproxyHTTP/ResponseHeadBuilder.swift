@@ -115,12 +115,12 @@ public enum HeadWriter {
     }
 
     /// A start line of `lineBytes` bytes written by `startLine`, then `Name: value` lines and the empty line.
-    private static func write(_ lineBytes: Int, _ fields: [HeaderField], _ startLine: (inout Writer) -> Void)
+    private static func write(_ lineBytes: Int, _ fields: [HeaderField], _ startLine: (inout ByteWriter) -> Void)
         -> [UInt8]
     {
         let total = fields.reduce(lineBytes + 2) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
         return [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
-            var w = Writer(base: buffer.baseAddress!, capacity: total)
+            var w = ByteWriter(base: buffer.baseAddress!, capacity: total)
             startLine(&w)
             for f in fields {
                 w.put(f.name)
@@ -136,27 +136,38 @@ public enum HeadWriter {
             count = total
         }
     }
+}
 
-    /// Writes into memory sized beforehand; never past `capacity`.
-    struct Writer {
-        let base: UnsafeMutablePointer<UInt8>
-        let capacity: Int
-        var written = 0
+/// Writes bytes into memory sized beforehand, never past `capacity` (a miscount traps): the one writer of
+/// exact-size heads and header entries (`HeadWriter`, serve's libcurl header entries).
+@frozen
+public struct ByteWriter {
+    public let base: UnsafeMutablePointer<UInt8>
+    public let capacity: Int
+    /// Bytes written so far (only `put` moves it).
+    public var written = 0
 
-        mutating func put(_ byte: UInt8) {
-            precondition(written < capacity, "head size miscounted")
-            base[written] = byte
-            written += 1
-        }
+    @inlinable
+    public init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        self.base = base
+        self.capacity = capacity
+    }
 
-        mutating func put(_ s: String) {
-            var s = s
-            s.withUTF8 { b in
-                guard let p = b.baseAddress else { return }
-                precondition(written + b.count <= capacity, "head size miscounted")
-                (base + written).initialize(from: p, count: b.count)
-                written += b.count
-            }
+    @inlinable
+    public mutating func put(_ byte: UInt8) {
+        precondition(written < capacity, "size miscounted")
+        base[written] = byte
+        written += 1
+    }
+
+    @inlinable
+    public mutating func put(_ s: String) {
+        var s = s
+        s.withUTF8 { b in
+            guard let p = b.baseAddress else { return }
+            precondition(written + b.count <= capacity, "size miscounted")
+            (base + written).initialize(from: p, count: b.count)
+            written += b.count
         }
     }
 }

@@ -116,33 +116,20 @@ struct UpstreamHead {
         if run.count == 1, let f = run.first, f.value.isEmpty { return f.name + ";" }
         let size = run.reduce(2 * (run.count - 1)) { $0 + $1.name.utf8.count + 1 + ($1.value.isEmpty ? 0 : 1 + $1.value.utf8.count) }
         return String(unsafeUninitializedCapacity: size) { (buffer: UnsafeMutableBufferPointer<UInt8>) -> Int in
-            var n = 0
-            func put(_ s: String) {
-                var s = s
-                s.withUTF8 { b in
-                    precondition(n + b.count <= size, "entry size miscounted")
-                    if let from = b.baseAddress { (buffer.baseAddress! + n).initialize(from: from, count: b.count) }
-                    n += b.count
-                }
-            }
-            func put(_ c: UInt8) {
-                precondition(n < size, "entry size miscounted")
-                buffer[n] = c
-                n += 1
-            }
+            var w = ByteWriter(base: buffer.baseAddress!, capacity: size)
             for (k, f) in run.enumerated() {
                 if k > 0 {
-                    put(13)
-                    put(10)
+                    w.put(13)
+                    w.put(10)
                 }
-                put(f.name)
-                put(58)
+                w.put(f.name)
+                w.put(58)
                 if !f.value.isEmpty {
-                    put(32)
-                    put(f.value)
+                    w.put(32)
+                    w.put(f.value)
                 }
             }
-            return n
+            return w.written
         }
     }
 

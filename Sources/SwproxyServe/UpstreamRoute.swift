@@ -114,32 +114,24 @@ struct UpstreamRouter {
     static func url(_ scheme: String, _ host: String, _ port: Int, _ tail: String) -> String {
         let port = max(0, port)
         var digits = 1
-        var rest = port / 10
-        while rest > 0 {
+        var scale = 1  // 10^(digits - 1)
+        while port / scale >= 10 {
             digits += 1
-            rest /= 10
+            scale *= 10
         }
         let count = scheme.utf8.count + 3 + host.utf8.count + 1 + digits + tail.utf8.count
         return String(unsafeUninitializedCapacity: count) { b in
-            var i = 0
-            func put(_ s: String) {
-                for c in s.utf8 {
-                    b[i] = c
-                    i += 1
-                }
+            var w = ByteWriter(base: b.baseAddress!, capacity: count)
+            w.put(scheme)
+            w.put("://")
+            w.put(host)
+            w.put(58)  // ":"
+            while scale > 0 {
+                w.put(UInt8(48 + port / scale % 10))
+                scale /= 10
             }
-            put(scheme)
-            put("://")
-            put(host)
-            b[i] = 58  // ":"
-            var d = port
-            for j in stride(from: i + digits, to: i, by: -1) {
-                b[j] = UInt8(48 + d % 10)
-                d /= 10
-            }
-            i += digits + 1
-            put(tail)
-            return i
+            w.put(tail)
+            return w.written
         }
     }
 
