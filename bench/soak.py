@@ -32,7 +32,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "Tests", "integration", "faults"))
 sys.path.insert(0, os.path.join(ROOT, "Tests", "integration"))
-from chaos_origin import ChaosOrigin, EchoServer, payload, read_all, vanish  # noqa: E402
+from chaos_origin import ChaosOrigin, EchoServer, mask_date, payload, read_all, vanish  # noqa: E402
 from conftest import free_port, wait_port  # noqa: E402
 
 BIN = os.environ["SWPROXY_BIN"]
@@ -115,12 +115,12 @@ http {{ access_log off; keepalive_timeout {NGINX_KEEPALIVE}s; keepalive_requests
     nginx = f"http://127.0.0.1:{nginx_port}"
 
     def control():
-        """A plain request on a fresh connection to an origin that closes: its answer's bytes."""
+        """A plain request on a fresh connection to an origin that closes: its answer's bytes (Date masked)."""
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         s.sendall(b"GET http://127.0.0.1:%d/ok/54321 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % chaos.port)
         data = read_all(s)
         s.close()
-        return data
+        return mask_date(data)
 
     def settled_fds():
         """Descriptors once nothing is in flight: each loop's libcurl closes the upstream connections nginx

@@ -17,6 +17,7 @@ Paths (the request target's path; absolute-form targets are routed on their path
 """
 
 import hashlib
+import re
 import socket
 import struct
 import threading
@@ -54,6 +55,13 @@ def send_quietly(s, data):
         s.sendall(data)
     except OSError:
         pass
+
+
+def mask_date(data):
+    """A response's bytes with its Date value masked: the chaos origin sends none, and the proxy adds the time
+    it received the response (RFC 9110 §6.6.1), so control requests compare equal only without it."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    return re.sub(rb"\r\nDate: [^\r]*", b"\r\nDate: {DATE}", head, count=1) + sep + body
 
 
 def read_all(s):

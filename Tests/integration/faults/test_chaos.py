@@ -7,12 +7,11 @@ CHAOS_SEED=N replays a run; the seed is printed, and named in every failure."""
 
 import os
 import random
-import re
 import socket
 import threading
 import time
 
-from chaos_origin import payload, read_all, send_quietly
+from chaos_origin import mask_date, payload, read_all, send_quietly
 from chaos_origin import vanish as close_peer
 from fault_fixtures import chaos_origin, echo_server, fault_proxy, ws_server  # noqa: F401 (fixtures)
 
@@ -196,8 +195,7 @@ def control(proxy_port, origin_port):
     s.sendall(get_head(origin_port, "/ok/54321", b"Connection: close\r\n"))
     data = read_all(s)
     s.close()
-    head, sep, body = data.partition(b"\r\n\r\n")
-    return re.sub(rb"\r\nDate: [^\r]*", b"\r\nDate: {DATE}", head, count=1) + sep + body
+    return mask_date(data)
 
 
 def test_chaos(fault_proxy, chaos_origin, echo_server, ws_server):
